@@ -1,0 +1,1 @@
+"""mgfast's command line (installed as ``mgfast.cli``; console script ``mgfast``)."""

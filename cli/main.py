@@ -1,0 +1,54 @@
+"""The ``mgfast`` command: one entry point for the whole pipeline."""
+
+from __future__ import annotations
+
+import typer
+
+import mgfast
+
+app = typer.Typer(
+    name="mgfast",
+    help="Fast micro-gesture recognition from video: extract, train, adapt and fuse.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mgfast {mgfast.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the mgfast version and exit."
+    ),
+) -> None:
+    """Fast micro-gesture recognition from video."""
+
+
+@app.command()
+def info() -> None:
+    """Show the mgfast and torch versions, whether CUDA kernels were compiled in, and the visible GPUs."""
+    import torch
+
+    from mgfast._native import _C
+
+    typer.echo(f"mgfast          {mgfast.__version__}")
+    typer.echo(f"torch          {torch.__version__} (CUDA {torch.version.cuda or 'none'})")
+    if _C.cuda_compiled:
+        typer.echo(f"CUDA kernels   compiled (runtime {_C.cuda_runtime_version})")
+    else:
+        typer.echo("CUDA kernels   not compiled (CPU kernels only)")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    typer.echo(f"CUDA devices   {count}")
+    for index in range(count):
+        props = torch.cuda.get_device_properties(index)
+        typer.echo(f"  cuda:{index}  {props.name}, {props.total_memory / 2**30:.1f} GiB, sm_{props.major}{props.minor}")
+    typer.echo(f"CPU threads    {torch.get_num_threads()}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,92 @@
+"""Argument checks shared by the ops: each failure names the argument and what was expected."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+OUTPUT_DTYPES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
+"""Output dtypes the kernels write, with their code in the native interface."""
+
+
+def tensor(name: str, value: object) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def floating(name: str, value: object) -> torch.Tensor:
+    """A floating-point tensor as contiguous float32 (other float dtypes are converted)."""
+    t = tensor(name, value)
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+    return t.to(torch.float32).contiguous()
+
+
+def same_device(name: str, t: torch.Tensor, reference_name: str, reference: torch.Tensor) -> None:
+    if t.device != reference.device:
+        raise ValueError(f"{name} is on {t.device} but {reference_name} is on {reference.device}; move both to one device")
+
+
+def positive_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return float(value)
+
+
+def non_negative_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return float(value)
+
+
+def size2(name: str, value: object) -> tuple[int, int]:
+    """``(height, width)`` from an int (square) or a pair of positive ints."""
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if (
+        not isinstance(pair, Sequence)
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair)
+    ):
+        raise ValueError(f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def output_dtype(name: str, value: object) -> torch.dtype:
+    if value not in OUTPUT_DTYPES:
+        allowed = ", ".join(str(d) for d in OUTPUT_DTYPES)
+        raise TypeError(f"{name} must be one of {allowed}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def channel_stats(name: str, value: object, default: float) -> list[float]:
+    """Three per-channel floats (mean or std), or ``default`` for each when None."""
+    if value is None:
+        return [default] * 3
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if (
+        not isinstance(value, Sequence)
+        or len(value) != 3
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
+        raise ValueError(f"{name} must be three finite numbers (one per RGB channel), got {value!r}")
+    return [float(v) for v in value]
+
+
+def index_pairs(name: str, value: object, num_joints: int) -> list[tuple[int, int]]:
+    """Joint index pairs from a sequence of pairs or an ``[L, 2]`` integer tensor, each index in range."""
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() or value.dim() != 2 or value.shape[1] != 2:
+            raise ValueError(f"{name} must be an integer tensor of shape [L, 2], got {value.dtype} {tuple(value.shape)}")
+        value = value.tolist()
+    try:
+        pairs = [(int(a), int(b)) for a, b in value]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of (a, b) joint index pairs, got {value!r}") from None
+    for a, b in pairs:
+        if not (0 <= a < num_joints and 0 <= b < num_joints):
+            raise ValueError(f"{name}: pair ({a}, {b}) indexes outside the {num_joints} joints")
+    return pairs
