@@ -103,7 +103,8 @@ def render_heatmaps(
     every person, a Gaussian around the joint (``mode="joints"``, one channel per joint) or around the limb
     segment (``mode="limbs"``, one channel per limb, peak ``min(score_a, score_b)``; a limb shorter than one
     pixel draws joint a), and persons combine by maximum. A stroke is skipped when its peak is below ``eps``
-    (or NaN), when a coordinate is NaN or infinite, or when its window misses the grid. Pixel centres lie at
+    (or NaN), when a coordinate is missing (NaN, infinite, or beyond 1e6 pixels after scaling: detector
+    garbage whose square would overflow), or when its window misses the grid. Pixel centres lie at
     integer coordinates; the window is ``3 * sigma`` around the stroke, truncated toward zero as PoseC3D does.
 
     Args:
@@ -127,7 +128,9 @@ def render_heatmaps(
     Returns:
         ``[N, C, T, H', W']`` with C = V (joints) or the number of limbs. With ``flip`` the batch is ``2N``:
         ``out[N + i]`` is ``out[i]`` mirrored in x (pixel x shows pixel ``W' - 1 - x``) with left and right
-        channels swapped, so ``out.view(2, N, ...)`` separates the two views.
+        channels swapped, so ``out.view(2, N, ...)`` separates the two views. As in PoseC3D the rendered
+        volume is mirrored; rendering mirrored keypoints would differ at the window edges, where the
+        truncated window is not symmetric.
     """
     keypoints = check.floating("keypoints", keypoints)
     if keypoints.dim() == 4:

@@ -59,7 +59,12 @@ struct Stroke {
     Window window;
 };
 
-MG_HD bool finite2(float x, float y) { return is_finite(x) && is_finite(y); }
+// Coordinates beyond this many pixels (after scaling) count as missing: they are detector garbage, and
+// squaring them would overflow float.
+constexpr float kMaxCoordinate = 1e6f;
+
+MG_HD bool usable(float v) { return is_finite(v) && fabsf(v) <= kMaxCoordinate; }
+MG_HD bool usable2(float x, float y) { return usable(x) && usable(y); }
 
 MG_HD Window bounding_window(float x_min, float x_max, float y_min, float y_max, float radius, int W, int H) {
     return Window{window_start(x_min - radius, W), window_end(x_max + radius, W),
@@ -68,7 +73,7 @@ MG_HD Window bounding_window(float x_min, float x_max, float y_min, float y_max,
 
 MG_HD bool point_stroke(float x, float y, float peak, const HeatmapParams& p, Stroke* s) {
     // `!(peak >= eps)` also drops NaN scores.
-    if (!(peak >= p.eps) || !finite2(x, y)) return false;
+    if (!(peak >= p.eps) || !usable2(x, y)) return false;
     const float radius = 3.0f * p.sigma;
     *s = Stroke{x, y, x, y, 0.0f, peak, false, bounding_window(x, x, y, y, radius, p.W, p.H)};
     return !s->window.empty();
@@ -77,7 +82,7 @@ MG_HD bool point_stroke(float x, float y, float peak, const HeatmapParams& p, St
 MG_HD bool segment_stroke(float ax, float ay, float bx, float by, float score_a, float score_b,
                           const HeatmapParams& p, Stroke* s) {
     const float weight = fminf(score_a, score_b);
-    if (!(weight >= p.eps) || !finite2(ax, ay) || !finite2(bx, by)) return false;
+    if (!(weight >= p.eps) || !usable2(ax, ay) || !usable2(bx, by)) return false;
     const float dx = bx - ax, dy = by - ay;
     const float ab2 = dx * dx + dy * dy;
     if (ab2 < 1.0f) return point_stroke(ax, ay, score_a, p, s);  // degenerate limb: a keypoint at A
@@ -101,15 +106,25 @@ MG_HD bool make_stroke(const HeatmapParams& p, int n, int m, int t, int c, Strok
                           score ? score[a] : 1.0f, score ? score[b] : 1.0f, p, s);
 }
 
-// Squared distance from pixel P to segment AB, with PoseC3D's projection formula (clamped to the ends).
+// Squared distance from pixel P to segment AB: to an end when P projects beyond it, else to P's projection.
+// The projection is measured from the nearer end, so a far endpoint costs no precision (expanding
+// |PA|^2 - |PB|^2, or A + t * AB from a far A, loses most of float's digits on long limbs).
 MG_HD float segment_distance2(float px, float py, const Stroke& s) {
-    const float da2 = (px - s.ax) * (px - s.ax) + (py - s.ay) * (py - s.ay);
-    const float db2 = (px - s.bx) * (px - s.bx) + (py - s.by) * (py - s.by);
-    const float coeff = (da2 - db2 + s.ab2) * 0.5f / s.ab2;
-    if (coeff <= 0.0f) return da2;
-    if (coeff >= 1.0f) return db2;
-    const float qx = s.ax + coeff * (s.bx - s.ax) - px;
-    const float qy = s.ay + coeff * (s.by - s.ay) - py;
+    const float dx = s.bx - s.ax, dy = s.by - s.ay;
+    const float pax = px - s.ax, pay = py - s.ay;
+    const float pbx = px - s.bx, pby = py - s.by;
+    const float along_a = pax * dx + pay * dy;     // <= 0: P projects before A
+    if (along_a <= 0.0f) return pax * pax + pay * pay;
+    const float along_b = -(pbx * dx + pby * dy);  // <= 0: P projects past B
+    if (along_b <= 0.0f) return pbx * pbx + pby * pby;
+    float qx, qy;  // projection minus P
+    if (along_a <= along_b) {
+        const float t = along_a / s.ab2;
+        qx = t * dx - pax, qy = t * dy - pay;
+    } else {
+        const float t = along_b / s.ab2;
+        qx = -t * dx - pbx, qy = -t * dy - pby;
+    }
     return qx * qx + qy * qy;
 }
 
