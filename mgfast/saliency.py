@@ -39,6 +39,15 @@ def joint_importance(
     return importance, valid
 
 
+def _weighted_quantiles(values: torch.Tensor, weights: torch.Tensor, quantiles: tuple[float, float]) -> list[float]:
+    """Inverted-CDF weighted quantiles: the smallest value whose cumulative weight reaches ``q`` of the total."""
+    order = torch.argsort(values)
+    cumulative = torch.cumsum(weights[order], 0)
+    targets = torch.tensor(quantiles, dtype=cumulative.dtype) * cumulative[-1]
+    index = torch.searchsorted(cumulative, targets).clamp_(max=len(values) - 1)
+    return values[order][index].tolist()
+
+
 def _clip_box(
     keypoints: torch.Tensor,
     salient: torch.Tensor,
@@ -63,9 +72,9 @@ def _clip_box(
         x0, y0 = (width - side_limit) / 2, (height - side_limit) / 2
         return torch.tensor([x0, y0, x0 + side_limit, y0 + side_limit], dtype=torch.float32)
     points = keypoints[..., :2][chosen].double()
-    q = torch.tensor(quantiles, dtype=torch.float64)
-    x_lo, x_hi = torch.quantile(points[:, 0], q).tolist()
-    y_lo, y_hi = torch.quantile(points[:, 1], q).tolist()
+    weights = importance.double().expand_as(chosen)[chosen]
+    x_lo, x_hi = _weighted_quantiles(points[:, 0], weights, quantiles)
+    y_lo, y_hi = _weighted_quantiles(points[:, 1], weights, quantiles)
     side = max(x_hi - x_lo, y_hi - y_lo) * (1 + 2 * margin)
     side = min(max(side, min_size), side_limit)
     cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
@@ -94,7 +103,8 @@ def saliency_boxes(
        ``emphasis_gain`` for the layout's salient joints (mg68: hands, wrists, face) and by ``motion_gain``
        times its motion energy relative to the clip's most moving joint.
     3. Joints with importance at least ``keep`` times the maximum are kept; the box spans the ``quantiles``
-       (robust to outliers) of their observed x and y over the clip.
+       (robust to outliers) of their observed x and y over the clip, each observation weighted by its
+       joint's importance, so that a joint that moves a lot pulls the box towards it.
     4. The box grows by ``margin`` of its side on each side, becomes a square of at least ``min_size``
        pixels around the same centre, and is moved (and if need be shrunk) to lie inside the frame.
 

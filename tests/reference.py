@@ -165,13 +165,15 @@ def saliency_box(keypoints: np.ndarray, frame_size, salient, *, min_score=0.1, m
     emphasis[list(salient)] = 1
     importance = confidence * (1 + emphasis_gain * emphasis + motion_gain * motion)
     kept = (importance >= keep * importance.max()) & (importance > 0)
-    points = np.array([xy[f, j] for f in range(t) for j in range(v) if valid[f, j] and kept[j]])
+    observed = [(f, j) for f in range(t) for j in range(v) if valid[f, j] and kept[j]]
+    points = np.array([xy[f, j] for f, j in observed])
+    weights = np.array([importance[j] for _, j in observed])
     limit = min(height, width)
     if len(points) == 0:
         x0, y0 = (width - limit) / 2, (height - limit) / 2
         return np.array([x0, y0, x0 + limit, y0 + limit])
-    x_lo, x_hi = np.quantile(points[:, 0], quantiles)
-    y_lo, y_hi = np.quantile(points[:, 1], quantiles)
+    x_lo, x_hi = np.quantile(points[:, 0], quantiles, weights=weights, method="inverted_cdf")
+    y_lo, y_hi = np.quantile(points[:, 1], quantiles, weights=weights, method="inverted_cdf")
     side = min(max(max(x_hi - x_lo, y_hi - y_lo) * (1 + 2 * margin), min_size), limit)
     cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
     x0 = min(max(cx - side / 2, 0), width - side)
