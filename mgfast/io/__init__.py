@@ -1,0 +1,1 @@
+"""Reading and writing mgfast data: videos, annotations, pose files and the dataset directory."""

@@ -1,0 +1,40 @@
+"""Atomic file writes: write to a temporary name in the same directory, then rename over the target.
+
+A reader never sees a half-written file, and an interrupted job leaves either the old file or none, so a
+rerun can trust every file that exists.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path next to ``path`` (same suffix); renames it to ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.save(f, array)

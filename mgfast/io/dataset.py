@@ -1,0 +1,160 @@
+"""The dataset directory that ``mgfast extract`` writes and every later stage reads.
+
+A dataset directory is meant to be read with numpy and a text editor::
+
+    DATASET/
+      meta.json               format, layout, classes, extraction parameters, mgfast version
+      manifest.csv            one row per clip (the columns of :class:`Clip`)
+      keypoints/<clip>.npy    float32 [T, V, 3]: x, y in original frame pixels, score (0 = not detected)
+      crops/<clip>.mp4        the saliency crop clip (H.264), or crops/<clip>.npy (uint8 [T, h, w, 3])
+
+Splits are ``train``, ``val`` and ``test``. A clip's ``label`` is a class index in ``[0, num_classes)`` or
+absent (unlabelled, e.g. the challenge's test split). ``hidden_label`` is a label known to the corpus but
+never used for training (the synthetic corpus's test split): only evaluation reads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mgfast.io.atomic import atomic_write_text
+from mgfast.layout import Layout
+
+FORMAT = "mgfast-dataset"
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+META_FILE = "meta.json"
+MANIFEST_FILE = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """One class: its index in mgfast, its code in the source data (the submission's ``Target``), its name."""
+
+    index: int
+    code: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One row of the manifest. Paths are relative to the dataset directory."""
+
+    clip_id: str
+    video: str
+    subject: str
+    start: int  # first frame, inclusive
+    end: int  # last frame, inclusive
+    label: int | None
+    split: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    box: tuple[float, float, float, float]  # saliency box (x0, y0, x1, y1) in frame pixels
+    keypoints: str
+    crop: str | None
+    hidden_label: int | None = None
+
+    @property
+    def labelled(self) -> bool:
+        return self.label is not None
+
+    def to_row(self) -> dict[str, str]:
+        row = {k: "" if v is None else str(v) for k, v in asdict(self).items() if k != "box"}
+        row.update({f"box_{k}": f"{v:.3f}" for k, v in zip(("x0", "y0", "x1", "y1"), self.box)})
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, str], where: str) -> Clip:
+        try:
+            optional_int = lambda key: int(row[key]) if row.get(key, "") != "" else None  # noqa: E731
+            return cls(
+                clip_id=row["clip_id"], video=row["video"], subject=row["subject"], start=int(row["start"]),
+                end=int(row["end"]), label=optional_int("label"), split=row["split"], frames=int(row["frames"]),
+                fps=float(row["fps"]), width=int(row["width"]), height=int(row["height"]),
+                box=tuple(float(row[f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")),
+                keypoints=row["keypoints"], crop=row["crop"] or None, hidden_label=optional_int("hidden_label"),
+            )
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{where}: bad manifest row ({error}); rerun `mgfast extract` to rewrite it") from None
+
+
+MANIFEST_COLUMNS = [
+    "clip_id", "video", "subject", "start", "end", "label", "split", "frames", "fps", "width", "height",
+    "box_x0", "box_y0", "box_x1", "box_y1", "keypoints", "crop", "hidden_label",
+]
+
+
+def layout_to_dict(layout: Layout) -> dict:
+    return {"name": layout.name, "names": list(layout.names), "limbs": [list(p) for p in layout.limbs],
+            "flip_pairs": [list(p) for p in layout.flip_pairs], "salient": list(layout.salient)}
+
+
+def layout_from_dict(data: dict) -> Layout:
+    return Layout(data["name"], tuple(data["names"]), tuple(tuple(p) for p in data["limbs"]),
+                  tuple(tuple(p) for p in data["flip_pairs"]), tuple(data.get("salient", ())))
+
+
+class Dataset:
+    """Read access to a dataset directory (see the module docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        meta_path = self.root / META_FILE
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{self.root} is not an mgfast dataset (no {META_FILE}); create one with `mgfast extract`")
+        self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("format") != FORMAT:
+            raise ValueError(f"{meta_path}: not an mgfast dataset (format {self.meta.get('format')!r})")
+        self.layout = layout_from_dict(self.meta["layout"])
+        self.classes = [ClassInfo(**c) for c in self.meta["classes"]]
+        self.clips = read_manifest(self.root / MANIFEST_FILE)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def split(self, name: str) -> list[Clip]:
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        return [c for c in self.clips if c.split == name]
+
+    def keypoints(self, clip: Clip) -> np.ndarray:
+        """float32 ``[T, V, 3]``."""
+        return np.load(self.root / clip.keypoints)
+
+    def crop_path(self, clip: Clip) -> Path:
+        if clip.crop is None:
+            raise FileNotFoundError(f"{self.root}: clip {clip.clip_id} has no RGB crop; rerun `mgfast extract` with crops enabled")
+        return self.root / clip.crop
+
+
+def read_manifest(path: Path) -> list[Clip]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; rerun `mgfast extract`")
+    with path.open(newline="") as f:
+        return [Clip.from_row(row, f"{path}:{line}") for line, row in enumerate(csv.DictReader(f), start=2)]
+
+
+def write_manifest(path: Path, clips: Iterable[Clip]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted((c.to_row() for c in clips), key=lambda r: r["clip_id"]))
+    atomic_write_text(path, text.getvalue())
+
+
+def write_meta(root: Path, *, layout: Layout, classes: list[ClassInfo], params: dict) -> None:
+    from mgfast import __version__
+
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "mgfast_version": __version__,
+            "layout": layout_to_dict(layout), "classes": [asdict(c) for c in classes], "params": params}
+    atomic_write_text(root / META_FILE, json.dumps(meta, indent=2) + "\n")
