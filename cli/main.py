@@ -50,5 +50,13 @@ def info() -> None:
     typer.echo(f"CPU threads    {torch.get_num_threads()}")
 
 
+from mgfast.cli.adapt import adapt_cmd  # noqa: E402
+
+app.command("adapt")(adapt_cmd)
+
+from mgfast.cli.fuse import fuse_cmd  # noqa: E402
+
+app.command("fuse")(fuse_cmd)
+
 if __name__ == "__main__":
     app()
