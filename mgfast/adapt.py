@@ -30,7 +30,7 @@ from mgfast import metrics
 from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
 from mgfast.pseudo import AGREE_RULES, select_pseudo_labels
-from mgfast.runs import Logits, Run, load_logits, read_run
+from mgfast.runs import Logits, Run, align_logits, check_same_classes, load_logits, read_run, run_names
 
 SETTINGS_FILE = "adapt.json"
 ROUND_LOG = "log.json"
@@ -80,30 +80,9 @@ FineTune = Callable[[Run, Path, Path, AdaptConfig], Path]
 """``fine_tune(source_run, pseudo_csv, out_dir, config) -> out_dir``: trains a new run from the source's checkpoint."""
 
 
-def modality_names(runs: list[Run]) -> list[str]:
-    """One name per run: its modality, or the run directory's name where two runs share a modality."""
-    modalities = [r.modality for r in runs]
-    names = [m if modalities.count(m) == 1 else r.path.name for m, r in zip(modalities, runs)]
-    if len(set(names)) != len(names):
-        raise ValueError(f"runs {', '.join(str(r.path) for r in runs)} cannot be told apart: give them distinct directory names")
-    return names
-
-
 def _aligned(runs: dict[str, Run], split: str) -> dict[str, Logits]:
     """Each run's logits on ``split``, rows in the first run's clip order."""
-    loaded = {name: load_logits(run.path, split) for name, run in runs.items()}
-    first_name, first = next(iter(loaded.items()))
-    order = {cid: i for i, cid in enumerate(first.clip_ids.tolist())}
-    aligned = {}
-    for name, logits in loaded.items():
-        if set(logits.clip_ids.tolist()) != set(order) or logits.num_classes != first.num_classes:
-            raise ValueError(
-                f"{logits.path} and {first.path} do not score the same {split} clips over the same classes; "
-                "adapt needs runs trained on one dataset"
-            )
-        rows = np.argsort([order[c] for c in logits.clip_ids.tolist()])
-        aligned[name] = logits.take(rows)
-    return aligned
+    return dict(zip(runs, align_logits([load_logits(run.path, split) for run in runs.values()])))
 
 
 def _temperatures(runs: dict[str, Run], config: AdaptConfig) -> dict[str, float]:
@@ -174,7 +153,8 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
         from mgfast.train import fine_tune
     out = Path(out)
     sources = [read_run(p) for p in source_runs]
-    names = modality_names(sources)
+    check_same_classes(sources)
+    names = run_names(sources)
     resolved_out = out.resolve()
     for run in sources:
         if resolved_out == run.path.resolve() or run.path.resolve() in resolved_out.parents:

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from mgfast.metrics import check_labels
+
 T_BOUNDS = (1e-2, 1e2)
 """Search range for T. Logits that separate the validation clips perfectly drive the optimum to T -> 0, and
 uninformative logits drive it to T -> inf; the fit then stops at the bound."""
@@ -62,26 +64,6 @@ def temper(probs: object, temperature: float) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-def temperature_nll(logits: object, labels: object, temperature: float) -> float:
-    """Mean NLL of ``labels`` under ``softmax(logits / temperature)``."""
-    logp = log_softmax(logits, temperature)
-    y = _labels(labels, logp.shape)
-    return float(-logp[np.arange(y.size), y].mean())
-
-
-def _labels(labels: object, shape: tuple[int, int]) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"labels must be a 1-D integer array, got {y.dtype} {y.shape}")
-    if y.size != shape[0]:
-        raise ValueError(f"logits have {shape[0]} rows but labels has {y.size} entries")
-    if y.size == 0:
-        raise ValueError("no labelled clips: a temperature needs labelled validation clips")
-    if y.min() < 0 or y.max() >= shape[1]:
-        raise ValueError(f"labels must lie in [0, {shape[1]}) (drop unlabelled clips, label -1, first)")
-    return y.astype(np.int64)
-
-
 def fit_temperature(logits: object, labels: object, bounds: tuple[float, float] = T_BOUNDS,
                     tol: float = 1e-6) -> float:
     """The temperature in ``bounds`` that minimises the NLL of ``labels`` under ``softmax(logits / T)``.
@@ -89,7 +71,9 @@ def fit_temperature(logits: object, labels: object, bounds: tuple[float, float] 
     ``tol`` is the width of the final bracket in ``log T`` (1e-6: T to about 6 significant digits).
     """
     z = _logits(logits)
-    y = _labels(labels, z.shape)
+    y = check_labels("labels", labels, z.shape[1])
+    if y.size != z.shape[0]:
+        raise ValueError(f"logits have {z.shape[0]} rows but labels has {y.size} entries")
     lo, hi = (_temperature(b) for b in bounds)
     if lo >= hi:
         raise ValueError(f"bounds must be (low, high) with low < high, got {bounds!r}")

@@ -64,7 +64,8 @@ class Metrics:
         return self.accuracy
 
 
-def _labels(name: str, y: object, num_classes: int | None = None) -> np.ndarray:
+def check_labels(name: str, y: object, num_classes: int | None = None) -> np.ndarray:
+    """``y`` as int64 after checking it is a non-empty 1-D array of indices in ``[0, num_classes)``."""
     y = np.asarray(y)
     if y.ndim != 1 or y.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of class indices, got shape {y.shape}")
@@ -78,7 +79,7 @@ def _labels(name: str, y: object, num_classes: int | None = None) -> np.ndarray:
 
 
 def _pair(y_true: object, y_pred: object, num_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
-    t, p = _labels("y_true", y_true, num_classes), _labels("y_pred", y_pred, num_classes)
+    t, p = check_labels("y_true", y_true, num_classes), check_labels("y_pred", y_pred, num_classes)
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} entries but y_pred has {p.size}")
     return t, p
@@ -90,7 +91,7 @@ def _probs(probs: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"probs must be [N, C], got shape {p.shape}")
     if not np.isfinite(p).all() or p.min() < 0:
         raise ValueError("probs must be finite and non-negative")
-    y = _labels("labels", labels, p.shape[1])
+    y = check_labels("labels", labels, p.shape[1])
     if y.size != p.shape[0]:
         raise ValueError(f"probs has {p.shape[0]} rows but labels has {y.size} entries")
     return p, y

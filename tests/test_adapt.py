@@ -155,6 +155,6 @@ def test_needs_two_runs_on_the_same_clips(tmp_path):
     z = load_logits(other, "test")
     np.savez(other / "logits" / "test.npz", clip_ids=np.char.add(z.clip_ids, "x"), logits=z.logits,
              labels=z.labels, hidden_labels=z.hidden_labels)
-    with pytest.raises(ValueError, match="do not score the same"):
+    with pytest.raises(ValueError, match="cover different clips"):
         adapt([runs[0], other], tmp_path / "b", AdaptConfig(), fine_tune=FakeFineTune(), log=lambda _: None)
     assert read_run(runs[0]).modality == "joint"

@@ -1,0 +1,290 @@
+"""Temperature-scaled soft voting over modalities (DESIGN §7) and the challenge submission.
+
+    P = sum_m w_m softmax(z_m / T_m),   weights normalised to sum 1
+
+``T_m`` is fitted per modality on the labelled validation clips (:func:`mgfast.calibration.fit_temperature`).
+The weights are given, uniform, or searched on the validation split by :func:`search_weights`: every point
+of a grid on the simplex (step 0.1 by default, so single modalities and every mix are candidates) is scored
+by accuracy, ties broken by macro-F1 and then by lower NLL; remaining exact ties go to the weights closest
+to uniform. Accuracy leads because it is the challenge metric; NLL makes the choice among equally accurate
+weightings favour the best-calibrated one instead of an arbitrary grid point.
+
+:func:`fuse_runs` does all of it for a list of run directories; :func:`write_outputs` writes
+``submission.csv``, ``fused.npz`` and the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mgfast.calibration import fit_temperature, softmax
+from mgfast.io.atomic import atomic_path, atomic_write_text
+from mgfast.io.dataset import ClassInfo
+from mgfast.metrics import Metrics, accuracy, check_labels, evaluate, macro_f1, nll
+from mgfast.runs import Logits, Run, align_logits, check_same_classes, load_logits, read_run, run_names
+
+FUSED = "fusion"
+"""The name of the fused model in results and reports (a modality may not use it)."""
+
+HIDDEN_LABELS = "hidden labels (evaluation only)"
+LABELS = "labels"
+SUBMISSION_HEADER = ("Id", "Target")
+DEFAULT_STEP = 0.1
+
+
+def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Weights divided by their sum; ValueError unless all are finite, non-negative and some positive."""
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.floating)) or not math.isfinite(w) or w < 0:
+            raise ValueError(f"weight of {name!r} must be a finite non-negative number, got {w!r}")
+    total = float(sum(weights.values()))
+    if total <= 0:
+        raise ValueError("at least one modality weight must be positive")
+    return {name: float(w) / total for name, w in weights.items()}
+
+
+def _stack(probs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """float64 ``[M, N, C]`` from modality -> ``[N, C]`` arrays of one shape."""
+    if not probs:
+        raise ValueError("no modalities to fuse")
+    shapes = {n: np.shape(p) for n, p in probs.items()}
+    if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 2:
+        raise ValueError(f"probabilities to fuse must share one [N, C] shape, got {shapes}")
+    return np.stack([np.asarray(p, dtype=np.float64) for p in probs.values()])
+
+
+def fuse_probs(probs: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """``sum_m w_m probs[m]`` (float64) with the weights normalised to sum 1; ``weights`` must name every
+    modality in ``probs``."""
+    stacked = _stack(probs)
+    missing = [n for n in probs if n not in weights]
+    if missing:
+        raise ValueError(f"no weight for modality(ies) {', '.join(missing)}")
+    w = normalise_weights({n: weights[n] for n in probs})
+    return np.tensordot(np.asarray([w[n] for n in probs]), stacked, axes=1)
+
+
+def simplex_grid(num_modalities: int, step: float) -> np.ndarray:
+    """All weight vectors with entries in ``{0, step, 2 step, ..., 1}`` summing to 1, ``[K, M]``, ordered
+    from the most to the least uniform (stable within equal distance)."""
+    if num_modalities < 1:
+        raise ValueError("need at least one modality")
+    n = round(1.0 / step) if step > 0 else 0
+    if n < 1 or not math.isclose(n * step, 1.0, abs_tol=1e-9):
+        raise ValueError(f"weight step must be 1/k for a positive integer k (e.g. 0.1, 0.05), got {step!r}")
+    rows = []
+    # Stars and bars: M-1 bar positions among n + M - 1 slots give the M parts of n.
+    for bars in itertools.combinations(range(n + num_modalities - 1), num_modalities - 1):
+        edges = (-1, *bars, n + num_modalities - 1)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(num_modalities)])
+    grid = np.asarray(rows, dtype=np.float64) / n
+    spread = ((grid - 1.0 / num_modalities) ** 2).sum(1)
+    return grid[np.argsort(spread, kind="stable")]
+
+
+def search_weights(probs: Mapping[str, np.ndarray], labels: object, step: float = DEFAULT_STEP) -> dict[str, float]:
+    """The simplex-grid weights that maximise accuracy on ``labels``, then macro-F1, then minimise NLL (see
+    the module docstring). ``probs`` are the (temperature-scaled) probabilities of labelled clips."""
+    names = list(probs)
+    stacked = _stack(probs)
+    y = check_labels("labels", labels, stacked.shape[2])
+    if stacked.shape[1] != y.size:
+        raise ValueError(f"probabilities have {stacked.shape[1]} rows but labels has {y.size} entries")
+    best_key, best = None, None
+    for w in simplex_grid(len(names), step):
+        fused = np.tensordot(w, stacked, axes=1)
+        pred = fused.argmax(1)
+        key = (accuracy(y, pred), macro_f1(y, pred, fused.shape[1]), -nll(fused, y))
+        if best_key is None or key > best_key:
+            best_key, best = key, w
+    return {n: float(v) for n, v in zip(names, best)}
+
+
+def write_submission(path: str | Path, clip_ids: Sequence[str], codes: Sequence[int]) -> None:
+    """Writes the challenge CSV ``Id,Target`` (one row per clip, atomically)."""
+    if len(clip_ids) != len(codes):
+        raise ValueError(f"{len(clip_ids)} clip ids but {len(codes)} codes")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(SUBMISSION_HEADER)
+    writer.writerows((str(cid), int(code)) for cid, code in zip(clip_ids, codes))
+    atomic_write_text(path, text.getvalue())
+
+
+def read_submission(path: str | Path) -> dict[str, int]:
+    """Reads an ``Id,Target`` CSV into ``{clip_id: class code}``; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    if not rows or tuple(c.strip() for c in rows[0]) != SUBMISSION_HEADER:
+        raise ValueError(f"{path}:1: expected the header {','.join(SUBMISSION_HEADER)}")
+    out: dict[str, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != 2 or not row[0].strip():
+            raise ValueError(f"{path}:{line}: expected two fields 'clip_id,code', got {row!r}")
+        cid = row[0].strip()
+        try:
+            code = int(row[1])
+        except ValueError:
+            raise ValueError(f"{path}:{line}: Target must be an integer class code, got {row[1]!r}") from None
+        if cid in out:
+            raise ValueError(f"{path}:{line}: clip id {cid} appears twice")
+        out[cid] = code
+    return out
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """One split, all models (each modality and :data:`FUSED`).
+
+    ``raw`` holds untempered probabilities (the fusion with the same weights, T = 1), ``scaled`` the
+    temperature-scaled ones. ``labels`` are the labels scored against (-1 = none) and ``label_source`` says
+    where they come from (:data:`LABELS`, :data:`HIDDEN_LABELS`, or None when the split has none).
+    ``metrics[model] = (before, after)`` temperature scaling, on the clips with a label.
+    """
+
+    name: str
+    clip_ids: np.ndarray
+    raw: dict[str, np.ndarray]
+    scaled: dict[str, np.ndarray]
+    labels: np.ndarray
+    label_source: str | None
+    metrics: dict[str, tuple[Metrics, Metrics]]
+
+    @property
+    def num_labelled(self) -> int:
+        return int((self.labels >= 0).sum())
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The result of :func:`fuse_runs`."""
+
+    runs: list[Run]
+    names: list[str]
+    classes: list[ClassInfo]
+    temperatures: dict[str, float]
+    temperature_fitted: bool
+    weights: dict[str, float]
+    weight_mode: str  # "given", "uniform" or "searched"
+    weight_step: float | None  # grid step of a search
+    val: SplitResult
+    test: SplitResult
+
+    @property
+    def weight_source(self) -> str:
+        """How the weights were chosen, in words."""
+        if self.weight_mode == "searched":
+            return (f"searched on {self.val.name} (grid step {self.weight_step:g}: accuracy, then macro-F1, "
+                    "then NLL)")
+        return self.weight_mode
+
+    def codes(self, probs: np.ndarray) -> np.ndarray:
+        """Challenge class codes of the arg-max of ``probs`` [N, C]."""
+        return np.asarray([c.code for c in self.classes])[np.asarray(probs).argmax(1)]
+
+
+def _split_result(name: str, items: list[Logits], names: list[str], temperatures: dict[str, float],
+                  weights: dict[str, float]) -> SplitResult:
+    raw = {n: softmax(item.logits) for n, item in zip(names, items)}
+    scaled = {n: softmax(item.logits, temperatures[n]) for n, item in zip(names, items)}
+    raw[FUSED], scaled[FUSED] = fuse_probs(raw, weights), fuse_probs(scaled, weights)
+    first = items[0]
+    if (first.labels >= 0).any():
+        labels, source = first.labels, LABELS
+    elif (first.hidden_labels >= 0).any():
+        labels, source = first.hidden_labels, HIDDEN_LABELS
+    else:
+        labels, source = first.labels, None
+    mask = labels >= 0
+    metrics = {}
+    if source is not None:
+        metrics = {m: (evaluate(raw[m][mask], labels[mask]), evaluate(scaled[m][mask], labels[mask])) for m in raw}
+    return SplitResult(name, first.clip_ids, raw, scaled, labels, source, metrics)
+
+
+def fuse_runs(run_dirs: Sequence[str | Path], *, weights: Sequence[float] | None = None, search: bool = False,
+              step: float = DEFAULT_STEP, temperature: bool = True, val_split: str = "val",
+              test_split: str = "test") -> Fusion:
+    """Fits temperatures and weights on ``val_split`` and fuses every split.
+
+    Args:
+        run_dirs: training run directories, one per modality (more are allowed, e.g. two seeds).
+        weights: one weight per run (normalised), or None for uniform weights or ``search``.
+        search: search the weights on the validation split (exclusive with ``weights``).
+        step: grid step of the weight search.
+        temperature: fit one temperature per run; False keeps T = 1.
+    """
+    if not run_dirs:
+        raise ValueError("give at least one run directory")
+    if weights is not None and search:
+        raise ValueError("give either explicit weights or a weight search, not both")
+    runs = [read_run(d) for d in run_dirs]
+    classes = check_same_classes(runs)
+    names = run_names(runs)
+    if FUSED in names:
+        raise ValueError(f"a run's modality is called {FUSED!r}, which names the fused model; rename it")
+    splits = {}
+    for split in (val_split, test_split):
+        items = align_logits([load_logits(r.path, split) for r in runs])
+        for item in items:
+            if item.num_classes != len(classes):
+                raise ValueError(f"{item.path} has {item.num_classes} logit columns but its run.json lists "
+                                 f"{len(classes)} classes")
+        splits[split] = items
+    val = splits[val_split]
+    mask = val[0].labels >= 0
+    if not mask.any():
+        raise ValueError(f"split {val_split!r} ({val[0].path}) has no labelled clips; temperatures, weights and "
+                         "the report need a labelled validation split")
+    temps = {n: fit_temperature(v.logits[mask], v.labels[mask]) if temperature else 1.0 for n, v in zip(names, val)}
+    if weights is not None:
+        if len(weights) != len(names):
+            raise ValueError(f"{len(weights)} weights for {len(names)} runs; give one weight per run, in run order")
+        chosen, mode = normalise_weights(dict(zip(names, weights))), "given"
+    elif search:
+        scaled = {n: softmax(v.logits[mask], temps[n]) for n, v in zip(names, val)}
+        chosen, mode = search_weights(scaled, val[0].labels[mask], step), "searched"
+    else:
+        chosen, mode = dict.fromkeys(names, 1.0 / len(names)), "uniform"
+    return Fusion(
+        runs=runs, names=names, classes=classes, temperatures=temps, temperature_fitted=temperature,
+        weights=chosen, weight_mode=mode, weight_step=step if search else None,
+        val=_split_result(val_split, val, names, temps, chosen),
+        test=_split_result(test_split, splits[test_split], names, temps, chosen),
+    )
+
+
+def write_outputs(fusion: Fusion, out: str | Path) -> dict[str, Path]:
+    """Writes ``submission.csv`` (test split), ``fused.npz`` and the report with its plots into ``out``;
+    returns the written paths by kind."""
+    from mgfast.report import write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    test = fusion.test
+    submission = out / "submission.csv"
+    write_submission(submission, test.clip_ids.tolist(), fusion.codes(test.scaled[FUSED]).tolist())
+    npz = out / "fused.npz"
+    with atomic_path(npz) as tmp, tmp.open("wb") as f:
+        np.savez(
+            f, clip_ids=test.clip_ids, probs=test.scaled[FUSED].astype(np.float32),
+            modalities=np.asarray(fusion.names, dtype=str),
+            modality_probs=np.stack([test.scaled[n] for n in fusion.names]).astype(np.float32),
+            temperatures=np.asarray([fusion.temperatures[n] for n in fusion.names]),
+            weights=np.asarray([fusion.weights[n] for n in fusion.names]),
+            class_codes=np.asarray([c.code for c in fusion.classes], dtype=np.int64),
+        )
+    return {"submission": submission, "fused": npz, **write_report(fusion, out)}

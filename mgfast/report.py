@@ -1,0 +1,168 @@
+"""The fusion report: ``report.md`` with metric tables, and PNG plots (fused confusion matrix and
+reliability diagrams before/after temperature scaling) for every split that has labels.
+
+Plots are drawn on matplotlib's Agg canvas directly (no pyplot, no display, no global backend switch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from mgfast.fuse import FUSED, HIDDEN_LABELS, Fusion, SplitResult
+from mgfast.io.atomic import atomic_path, atomic_write_text
+from mgfast.metrics import ECE_BINS
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _models(fusion: Fusion) -> list[str]:
+    return [*fusion.names, FUSED]
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return path
+
+
+def plot_confusion(confusion: np.ndarray, codes: list[int], title: str, path: Path) -> Path:
+    """Confusion matrix (rows true, columns predicted), coloured by row-normalised rate, counts written in."""
+    c = len(codes)
+    size = 3.0 + 0.28 * c
+    figure = _figure(size + 1.0, size)
+    ax = figure.add_subplot()
+    support = confusion.sum(1, keepdims=True)
+    rate = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
+    image = ax.imshow(rate, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class")
+    for (i, j), n in np.ndenumerate(confusion):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=6,
+                    color="white" if rate[i, j] > 0.5 else "black")
+    ax.set_xticks(range(c), [str(k) for k in codes], rotation=90, fontsize=7)
+    ax.set_yticks(range(c), [str(k) for k in codes], fontsize=7)
+    ax.set_xlabel("predicted class code")
+    ax.set_ylabel("true class code")
+    ax.set_title(title)
+    return _save(figure, path)
+
+
+def plot_reliability(split: SplitResult, models: list[str], title: str, path: Path) -> Path:
+    """One reliability diagram per model: bin accuracy against bin confidence, before and after scaling."""
+    figure = _figure(3.2 * len(models), 3.6)
+    axes = figure.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models):
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+        for metrics, label, style in ((split.metrics[model][0], "before", "--"), (split.metrics[model][1], "after", "-")):
+            r = metrics.reliability
+            filled = r.count > 0
+            ax.plot(r.confidence[filled], r.accuracy[filled], style, marker="o", markersize=3,
+                    label=f"{label} T (ECE {metrics.ece:.3f})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        ax.set_title(model)
+        ax.legend(fontsize=7, loc="upper left")
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def _split_section(fusion: Fusion, split: SplitResult, out: Path) -> tuple[list[str], dict[str, Path]]:
+    models = _models(fusion)
+    total = len(split.clip_ids)
+    if split.label_source is None:
+        return [f"## Split `{split.name}`", "", f"{total} clips, no labels: predictions only.", ""], {}
+    lines = [f"## Split `{split.name}`: {split.label_source}", "",
+             f"Scored on {split.num_labelled} of {total} clips."]
+    if split.label_source == HIDDEN_LABELS:
+        lines.append("These labels come with the corpus for evaluation only; no training or fitting step read them.")
+    if split.name == fusion.val.name and fusion.weight_mode == "searched":
+        lines.append("The fusion weights were chosen on this split, so its fusion scores are optimistic.")
+    lines.append("")
+    rows = []
+    for m in models:
+        before, after = split.metrics[m]
+        rows.append([m, f"{after.micro_f1:.4f}", f"{after.macro_f1:.4f}", f"{before.nll:.4f}", f"{after.nll:.4f}",
+                     f"{before.ece:.4f}", f"{after.ece:.4f}"])
+    lines += _table(["model", "micro-F1 (= accuracy)", "macro-F1", "NLL before T", "NLL after T",
+                     f"ECE before T ({ECE_BINS} bins)", "ECE after T"], rows)
+    lines += ["F1 and accuracy are computed after temperature scaling; a single modality's arg-max does not "
+              "depend on T, the fusion's can. Macro-F1 averages over the classes present in the labels or the "
+              "predictions.", ""]
+    support = split.metrics[FUSED][1].scores.support
+    per_class = [[c.code, c.name, int(support[c.index]),
+                  *(f"{split.metrics[m][1].scores.f1[c.index]:.3f}" for m in models)] for c in fusion.classes]
+    lines += [f"### Per-class F1 (`{split.name}`)", ""]
+    lines += _table(["code", "name", "support", *models], per_class)
+    codes = [c.code for c in fusion.classes]
+    plots = {
+        f"confusion_{split.name}": plot_confusion(split.metrics[FUSED][1].confusion, codes,
+                                                  f"fusion, {split.name} ({split.label_source})",
+                                                  out / f"confusion_{split.name}.png"),
+        f"reliability_{split.name}": plot_reliability(split, models, f"reliability, {split.name}",
+                                                      out / f"reliability_{split.name}.png"),
+    }
+    lines += [f"![fusion confusion matrix, {split.name}]({plots[f'confusion_{split.name}'].name})", "",
+              f"![reliability diagrams, {split.name}]({plots[f'reliability_{split.name}'].name})", ""]
+    return lines, plots
+
+
+def write_report(fusion: Fusion, out: str | Path) -> dict[str, Path]:
+    """Writes ``out/report.md`` and its PNGs; returns the paths by kind (``report``, ``confusion_<split>``,
+    ``reliability_<split>``)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if fusion.temperature_fitted:
+        temperatures = f"fitted per modality on `{fusion.val.name}` by minimising NLL"
+    else:
+        temperatures = "off (T = 1), so the before/after columns agree"
+    lines = ["# Fusion report", "",
+             "Temperature-scaled soft voting: P = sum_m w_m softmax(z_m / T_m).", "",
+             f"- Temperatures: {temperatures}.",
+             f"- Weights: {fusion.weight_source}.",
+             f"- Classes: {len(fusion.classes)}. Submission: `submission.csv` (split `{fusion.test.name}`).", ""]
+    lines += _table(["model", "modality", "run", "T", "weight"],
+                    [[n, r.modality, str(r.path.resolve()), f"{fusion.temperatures[n]:.4f}", f"{fusion.weights[n]:.3f}"]
+                     for n, r in zip(fusion.names, fusion.runs)])
+    paths: dict[str, Path] = {}
+    for split in (fusion.val, fusion.test):
+        section, plots = _split_section(fusion, split, out)
+        lines += section
+        paths.update(plots)
+    report = out / "report.md"
+    atomic_write_text(report, "\n".join(lines))
+    return {"report": report, **paths}
+
+
+def summary_table(fusion: Fusion) -> str:
+    """A compact plain-text table for the terminal: per model T, weight and the scores on each labelled split."""
+    splits = [s for s in (fusion.val, fusion.test) if s.label_source is not None]
+    header = ["model", "T", "weight"] + [f"{s.name} {k}" for s in splits for k in ("micro-F1", "macro-F1", "ECE")]
+    rows = []
+    for m in _models(fusion):
+        t = f"{fusion.temperatures[m]:.3f}" if m != FUSED else ""
+        w = f"{fusion.weights[m]:.2f}" if m != FUSED else ""
+        scores = [f"{v:.4f}" for s in splits for v in (s.metrics[m][1].micro_f1, s.metrics[m][1].macro_f1,
+                                                        s.metrics[m][1].ece)]
+        rows.append([m, t, w, *scores])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
