@@ -10,6 +10,7 @@ instead, so results stay exact.
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,7 @@ import numpy as np
 from mgfast.io.atomic import atomic_path, atomic_save_npy
 
 CODECS = ("h264", "mp4v", "npy")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 class VideoError(RuntimeError):
@@ -66,11 +68,13 @@ class VideoReader:
             self.height = int(context.height)
             if self.width <= 0 or self.height <= 0:
                 raise VideoError(f"{self.path}: the video stream has no frame size (corrupt header)")
-            rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
-            if not rate:
+            # Timestamps lie on the grid of the base rate (FFmpeg's r_frame_rate); the average rate is
+            # frames / duration, which for a variable-rate file hides the gaps.
+            grid = self._stream.base_rate or self._stream.guessed_rate or self._stream.average_rate
+            if not grid:
                 raise VideoError(f"{self.path}: the video stream has no frame rate")
-            self._rate = Fraction(rate)
-            self.fps = float(self._rate)
+            self._rate = Fraction(grid)
+            self.fps = float(self._stream.average_rate or self._rate)
             self._time_base = Fraction(self._stream.time_base)
             self._first_pts = self._probe_first_pts()
             self.frame_count = int(self._stream.frames) or self._count_frames()
@@ -241,6 +245,114 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+class EncoderUnavailable(RuntimeError):
+    """PyAV or its libx264 encoder is not installed here."""
+
+
+class VideoWriter:
+    """Streams RGB frames into an H.264 MP4 (PyAV/libx264, yuv420p); the file appears only on success.
+
+    Frames go to a temporary file next to ``path``, renamed to ``path`` when the block ends without an
+    error (or :meth:`close` is called); on an error the temporary file is removed::
+
+        with VideoWriter("out.mp4", width=320, height=180, fps=25) as writer:
+            for frame in frames:
+                writer.write(frame)
+
+    Raises :class:`EncoderUnavailable` when PyAV or libx264 is missing (:func:`write_video` then falls
+    back to other formats) and ``ValueError`` for odd frame sizes, which yuv420p cannot store. ``preset`` is
+    x264's speed/size trade-off ("ultrafast" ... "veryslow"); ``crf`` its quality (lower is better).
+    """
+
+    def __init__(self, path: str | Path, *, width: int, height: int, fps: float, crf: int = 18,
+                 keyframe_interval: int | None = None, preset: str = "medium") -> None:
+        self.path = Path(path)
+        _check_encoding(fps, crf)
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(
+                f"H.264 (yuv420p) needs positive even frame sizes, got {width}x{height} for {self.path}: crop or resize "
+                f"to even sizes, or use write_video(..., pad_odd=True) or codec='mp4v'"
+            )
+        if preset not in X264_PRESETS:
+            raise ValueError(f"unknown x264 preset {preset!r}: use one of {', '.join(X264_PRESETS)}")
+        try:
+            av = _av()
+        except ImportError as error:
+            raise EncoderUnavailable("PyAV is not installed (pip install av)") from error
+        if "libx264" not in av.codecs_available:
+            raise EncoderUnavailable("this PyAV build has no libx264 encoder")
+        self.width, self.height = width, height
+        self.frames = 0
+        try:
+            import cv2
+
+            self._cv2 = cv2
+        except ImportError:
+            self._cv2 = None
+        self._stack = ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        try:
+            self._container = av.open(str(tmp), "w", format="mp4")
+            rate = Fraction(fps).limit_denominator(1001)
+            self._stream = self._container.add_stream("libx264", rate=rate)
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = "yuv420p"
+            interval = keyframe_interval if keyframe_interval is not None else max(int(round(2 * fps)), 1)
+            self._stream.options = {"crf": str(crf), "g": str(interval), "preset": preset}
+        except BaseException as error:
+            self._stack.__exit__(type(error), error, error.__traceback__)
+            raise
+
+    def write(self, frame: np.ndarray) -> None:
+        """Appends one ``uint8 [H, W, 3]`` RGB frame."""
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
+            raise ValueError(f"{self.path}: frames must be uint8 [{self.height}, {self.width}, 3], got {frame.dtype} {list(frame.shape)}")
+        av = _av()
+        if self._cv2 is not None:  # OpenCV converts to yuv420p (BT.601, limited range) ~10x faster than swscale
+            image = av.VideoFrame.from_ndarray(self._cv2.cvtColor(frame, self._cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        else:
+            image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        self._container.mux(self._stream.encode(image))
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Flushes the encoder and moves the file into place; returns its path."""
+        if self.frames == 0:
+            self.abort()
+            raise ValueError(f"{self.path}: no frames were written")
+        try:
+            self._container.mux(self._stream.encode())
+            self._container.close()
+        except BaseException as error:
+            self._stack.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._stack.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Discards the temporary file."""
+        self._container.close()
+        error = RuntimeError("aborted")
+        self._stack.__exit__(RuntimeError, error, None)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _check_encoding(fps: float, crf: int) -> None:
+    if isinstance(fps, bool) or not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if not 0 <= crf <= 51:
+        raise ValueError(f"crf must lie in [0, 51], got {crf}")
+
+
 def write_video(
     path: str | Path,
     frames: np.ndarray,
@@ -266,25 +378,18 @@ def write_video(
     frames = _check_frames(frames)
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}: use one of {', '.join(CODECS)}")
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
-    if not 0 <= crf <= 51:
-        raise ValueError(f"crf must lie in [0, 51], got {crf}")
-    if keyframe_interval is None:
-        keyframe_interval = max(int(round(2 * fps)), 1)
+    _check_encoding(fps, crf)
     if codec == "h264":
         height, width = frames.shape[1:3]
-        if height % 2 or width % 2:
-            if not pad_odd:
-                raise ValueError(
-                    f"H.264 (yuv420p) needs even frame sizes, got {width}x{height} for {path}: crop or resize to even "
-                    f"sizes, pass pad_odd=True, or use codec='mp4v'"
-                )
+        if (height % 2 or width % 2) and pad_odd:
             frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         try:
-            _write_pyav(path, frames, fps, crf, keyframe_interval)
+            with VideoWriter(path, width=frames.shape[2], height=frames.shape[1], fps=fps, crf=crf,
+                             keyframe_interval=keyframe_interval) as writer:
+                for image in frames:
+                    writer.write(image)
             return path
-        except (ImportError, _EncoderUnavailable):
+        except EncoderUnavailable:
             pass  # no libx264 here: the fallbacks below still give a readable file
     if codec in ("h264", "mp4v"):
         if _write_opencv(path, frames, fps):
@@ -292,26 +397,6 @@ def write_video(
     npy = path.with_suffix(".npy")
     atomic_save_npy(npy, np.ascontiguousarray(frames))
     return npy
-
-
-class _EncoderUnavailable(Exception):
-    """PyAV is present but lacks the libx264 encoder."""
-
-
-def _write_pyav(path: Path, frames: np.ndarray, fps: float, crf: int, keyframe_interval: int) -> None:
-    av = _av()
-    if "libx264" not in av.codecs_available:
-        raise _EncoderUnavailable
-    rate = Fraction(fps).limit_denominator(1001)
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "g": str(keyframe_interval)}
-            for image in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-            container.mux(stream.encode())
 
 
 def _write_opencv(path: Path, frames: np.ndarray, fps: float) -> bool:
@@ -324,15 +409,15 @@ def _write_opencv(path: Path, frames: np.ndarray, fps: float) -> bool:
         with atomic_path(path) as tmp:
             writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (frames.shape[2], frames.shape[1]))
             if not writer.isOpened():
-                raise _EncoderUnavailable
+                raise EncoderUnavailable
             try:
                 for image in frames:
                     writer.write(np.ascontiguousarray(image[..., ::-1]))  # OpenCV expects BGR
             finally:
                 writer.release()
             if tmp.stat().st_size == 0:
-                raise _EncoderUnavailable
-    except _EncoderUnavailable:
+                raise EncoderUnavailable
+    except EncoderUnavailable:
         return False
     return True
 
