@@ -1,0 +1,245 @@
+"""Extraction of one video: keypoints, saliency box and RGB crop for each of its clips.
+
+Runs in the calling process or in a pool worker. Decoding reads only the frames of the clips to do, in
+chunks of ``chunk_frames`` (a long segment of a 720p video never sits in memory whole). Every file is
+written atomically and the video's record is updated after each clip, so an interrupted run resumes at
+the clip it was doing.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mgfast.extract.options import SALIENCY, ExtractOptions
+from mgfast.extract.plan import PlannedClip
+from mgfast.extract.records import VideoRecord, load_record, save_record
+from mgfast.io.atomic import atomic_save_npy
+from mgfast.io.dataset import Clip
+
+STAGES = ("decode", "pose", "saliency", "crop", "encode", "write")
+"""Where extraction time goes, as reported in :attr:`VideoResult.timings`: decoding frames (and opening the
+video), keypoints (pose-table reading and conversion, or the pose backend), saliency boxes, crop-resize
+(including transfers to and from the device), encoding crop videos, writing keypoints and records."""
+
+KEYPOINTS_DIR = "keypoints"
+CROPS_DIR = "crops"
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """Everything a worker needs for one video (picklable)."""
+
+    source: object  # mgfast.io.sources.VideoSource
+    clips: list[PlannedClip]
+    root: Path
+    options: ExtractOptions
+    params: dict
+    device: str
+
+
+@dataclass
+class VideoResult:
+    video: str
+    clips: list[Clip] = field(default_factory=list)  # every planned clip that is on disk now, as manifest rows
+    written: int = 0
+    skipped: int = 0
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def untouched(self) -> bool:
+        """Nothing to do: every clip was already extracted."""
+        return self.error is None and self.written == 0
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+_BACKENDS: dict[tuple, object] = {}  # pose backends, loaded once per process
+
+
+def _backend(name: str, model: Path | None):
+    from mgfast.pose import get_backend
+
+    key = (name, str(model) if model is not None else None)
+    if key not in _BACKENDS:
+        _BACKENDS[key] = get_backend(name, model=str(model)) if name == "onnx" else get_backend(name)
+    return _BACKENDS[key]
+
+
+def keypoint_source(source, options: ExtractOptions) -> str:
+    """``"table"`` (the video's pose file) or the name of the pose backend that will estimate keypoints."""
+    if options.pose in ("auto", "openpose") and source.pose_path is not None:
+        return "table"
+    if options.pose == "openpose":
+        raise FileNotFoundError(
+            f"video {source.video_id} ({source.video_path}) has no pose file (<id>_openpose.xlsx/.csv or <id>_json/); "
+            f"add one, or estimate poses with --pose mediapipe or --pose onnx --pose-model PATH"
+        )
+    if options.pose == "auto":
+        return "onnx" if options.pose_model is not None else "mediapipe"
+    return options.pose
+
+
+class _PoseTable:
+    """A video's OpenPose output (table or JSON folder), read on first use, converted to mg68 per segment."""
+
+    def __init__(self, source) -> None:
+        self.path = Path(source.pose_path)
+        self.kind = source.pose_kind
+        self._points: np.ndarray | None = None
+
+    def segment(self, start: int, end: int) -> np.ndarray:
+        from mgfast.io import pose_tables
+        from mgfast.layout import to_mg68
+
+        if self._points is None:
+            reader = pose_tables.read_openpose_json_dir if self.kind == "openpose_json" else pose_tables.read_pose_table
+            self._points = reader(self.path)
+        if end >= len(self._points):
+            raise ValueError(
+                f"{self.path} has {len(self._points)} frames of keypoints but a segment ends at frame {end}; "
+                f"the pose file and the label file do not belong together, or the pose file is incomplete"
+            )
+        return to_mg68(self._points[start:end + 1], "openpose137")
+
+
+def _chunks(reader, start: int, end: int, size: int, timer: _Timer) -> Iterator[np.ndarray]:
+    for first in range(start, end + 1, size):
+        with timer("decode"):
+            frames = reader.read(first, min(first + size - 1, end))
+        yield frames
+
+
+def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> np.ndarray:
+    """The clip's crops as uint8 ``[T, size, size, 3]``: crop_resize's float32 rounded and clamped to 0..255."""
+    from mgfast import ops
+
+    box = box.to(device)
+    parts = []
+    for frames in chunks:
+        with timer("crop"):
+            out = ops.crop_resize(torch.from_numpy(frames).to(device), box, size)
+            parts.append(out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
+    return torch.cat(parts).numpy()
+
+
+def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer) -> Clip:
+    from mgfast.io.video import write_video
+    from mgfast.saliency import saliency_boxes
+
+    options, root = job.options, job.root
+    start, end = planned.start, planned.end
+    if end >= reader.frame_count:
+        raise ValueError(f"the segment ends at frame {end} but {reader.path} has {reader.frame_count} frames (0..{reader.frame_count - 1}); fix the label file")
+
+    def frames() -> Iterator[np.ndarray]:
+        return _chunks(reader, start, end, options.chunk_frames, timer)
+
+    if method == "table":
+        with timer("pose"):
+            keypoints = pose.segment(start, end)
+    else:
+        if end - start < options.chunk_frames:  # one chunk: decode once for both the backend and the crop
+            decoded = list(frames())
+            frames = lambda: iter(decoded)  # noqa: E731
+        parts = []
+        for chunk in frames():
+            with timer("pose"):
+                parts.append(np.asarray(pose.estimate(chunk), dtype=np.float32))
+        keypoints = np.concatenate(parts)
+    keypoints = np.ascontiguousarray(keypoints, dtype=np.float32)
+    with timer("saliency"):
+        box = saliency_boxes(torch.from_numpy(keypoints), (reader.height, reader.width), **SALIENCY)
+    keypoints_path = Path(KEYPOINTS_DIR) / f"{planned.clip_id}.npy"
+    with timer("write"):
+        atomic_save_npy(root / keypoints_path, keypoints)
+    crop_path = None
+    if options.crops:
+        crops = _crop(frames(), box, options.crop_size, job.device, timer)
+        suffix = ".npy" if options.crop_format == "npy" else ".mp4"
+        with timer("encode"):
+            written = write_video(root / CROPS_DIR / f"{planned.clip_id}{suffix}", crops, reader.fps, codec=options.crop_format)
+        crop_path = written.relative_to(root).as_posix()
+    return Clip(
+        clip_id=planned.clip_id, video=planned.video, subject=planned.subject, start=start, end=end,
+        label=planned.label, split=planned.split, frames=end - start + 1, fps=reader.fps,
+        width=reader.width, height=reader.height, box=tuple(float(v) for v in box.tolist()),
+        keypoints=keypoints_path.as_posix(), crop=crop_path, hidden_label=planned.hidden_label,
+    )
+
+
+def _with_plan(clip: Clip, planned: PlannedClip) -> Clip:
+    """A recorded clip with the labels, split and subject that the source says now."""
+    return replace(clip, subject=planned.subject, label=planned.label, split=planned.split, hidden_label=planned.hidden_label)
+
+
+def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> VideoResult:
+    """Extracts the clips of ``job`` that are not on disk yet; never raises for a bad video (see ``error``).
+
+    ``tick(n)`` is called as clips finish (for progress bars).
+    """
+    from mgfast.io.video import VideoReader
+
+    source = job.source
+    result = VideoResult(video=source.video_id)
+    timer = _Timer()
+    tick = tick or (lambda n: None)
+    current: PlannedClip | None = None  # the clip being extracted, named in errors
+    try:
+        record = None if job.options.overwrite else load_record(job.root, source.video_id, job.params)
+        record = record or VideoRecord(source.video_id, job.params)
+        done = {p.clip_id: record.done(job.root, p) for p in job.clips}
+        todo = [p for p in job.clips if done[p.clip_id] is None]
+        result.skipped = len(job.clips) - len(todo)
+        tick(result.skipped)
+        if todo:
+            method = keypoint_source(source, job.options)
+            with timer("pose"):
+                pose = _PoseTable(source) if method == "table" else _backend(method, job.options.pose_model)
+            record.keypoint_source = f"{source.pose_kind} ({source.pose_path})" if method == "table" else method
+            with timer("decode"):
+                reader = VideoReader(source.video_path)
+            with reader:
+                for current in sorted(todo, key=lambda p: (p.start, p.end, p.clip_id)):  # seek forward
+                    record.clips[current.clip_id] = _extract_clip(current, reader, pose, method, job, timer)
+                    with timer("write"):
+                        save_record(job.root, record)
+                    result.written += 1
+                    tick(1)
+                current = None
+        result.clips = [_with_plan(record.clips[p.clip_id], p) for p in job.clips]
+    except Exception as error:  # one bad video must not stop the corpus: report it and go on
+        where = f"clip {current.clip_id} (frames {current.start}..{current.end}): " if current is not None else ""
+        result.error = where + _describe(error)
+    result.timings = dict(timer.seconds)
+    return result
+
+
+def _describe(error: Exception) -> str:
+    from mgfast.io.video import VideoError
+
+    expected = (VideoError, ValueError, FileNotFoundError, OSError, ImportError)
+    text = f"{type(error).__name__}: {error}"
+    if not isinstance(error, expected):  # not a data problem: keep the traceback for a bug report
+        text += "\n" + "".join(traceback.format_exception(error)).rstrip()
+    return text
