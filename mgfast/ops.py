@@ -45,8 +45,26 @@ def _launch_target(t: torch.Tensor) -> tuple[int, int]:
 # Heatmap volumes
 
 
-@torch.library.custom_op("mgfast::render_heatmaps", mutates_args=(), device_types=("cpu", "cuda"))
-def _render_heatmaps_op(
+# The ops are defined with torch.library's define/impl rather than custom_op: custom_op wraps each kernel in
+# a dynamo guard whose first call imports torch._dynamo (seconds), paid again by every data-loader worker.
+_LIBRARY = torch.library.Library("mgfast", "DEF")
+_LIBRARY.define(
+    "render_heatmaps(Tensor keypoints, Tensor? scores, int height, int width, float sigma, float eps, "
+    "float scaling, int[] limbs, int[] flip_perm, ScalarType dtype) -> Tensor"
+)
+_LIBRARY.define(
+    "crop_resize(Tensor frames, Tensor boxes, int out_h, int out_w, float[] mean, float[] std, "
+    "ScalarType dtype, bool clip_layout) -> Tensor"
+)
+
+
+def _register(name: str, kernel, fake) -> None:
+    for key in ("CPU", "CUDA"):
+        _LIBRARY.impl(name, kernel, key)
+    torch.library.register_fake(f"mgfast::{name}", fake, lib=_LIBRARY)
+
+
+def _render_heatmaps_kernel(
     keypoints: torch.Tensor,
     scores: torch.Tensor | None,
     height: int,
@@ -76,9 +94,11 @@ def _heatmap_shape(keypoints: torch.Tensor, height: int, width: int, limbs: list
     return (2 * n if flip_perm else n, channels, t, height, width)
 
 
-@_render_heatmaps_op.register_fake
-def _(keypoints, scores, height, width, sigma, eps, scaling, limbs, flip_perm, dtype):
+def _render_heatmaps_fake(keypoints, scores, height, width, sigma, eps, scaling, limbs, flip_perm, dtype):
     return keypoints.new_empty(_heatmap_shape(keypoints, height, width, limbs, flip_perm), dtype=dtype)
+
+
+_register("render_heatmaps", _render_heatmaps_kernel, _render_heatmaps_fake)
 
 
 def render_heatmaps(
@@ -183,15 +203,14 @@ def render_heatmaps(
         flip_perm = list(limb_flip_index(limb_pairs, joint_flip)) if limb_pairs else joint_flip
 
     flat_limbs = [j for pair in limb_pairs for j in pair]
-    return _render_heatmaps_op(keypoints, scores, out_h, out_w, sigma, eps, scaling, flat_limbs, flip_perm, dtype)
+    return torch.ops.mgfast.render_heatmaps.default(keypoints, scores, out_h, out_w, sigma, eps, scaling, flat_limbs, flip_perm, dtype)
 
 
 # --------------------------------------------------------------------------------------------------------
 # Crop-resize
 
 
-@torch.library.custom_op("mgfast::crop_resize", mutates_args=(), device_types=("cpu", "cuda"))
-def _crop_resize_op(
+def _crop_resize_kernel(
     frames: torch.Tensor,
     boxes: torch.Tensor,
     out_h: int,
@@ -219,9 +238,11 @@ def _crop_shape(n: int, out_h: int, out_w: int, clip_layout: bool) -> tuple:
     return (3, n, out_h, out_w) if clip_layout else (n, 3, out_h, out_w)
 
 
-@_crop_resize_op.register_fake
-def _(frames, boxes, out_h, out_w, mean, std, dtype, clip_layout):
+def _crop_resize_fake(frames, boxes, out_h, out_w, mean, std, dtype, clip_layout):
     return frames.new_empty(_crop_shape(frames.shape[0], out_h, out_w, clip_layout), dtype=dtype)
+
+
+_register("crop_resize", _crop_resize_kernel, _crop_resize_fake)
 
 
 def _crop_resize(frames, boxes, size, mean, std, dtype, clip_layout: bool, frames_name: str, boxes_name: str):
@@ -254,7 +275,7 @@ def _crop_resize(frames, boxes, size, mean, std, dtype, clip_layout: bool, frame
         ordered = ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()
         if not bool(finite & ordered):
             raise ValueError(f"{boxes_name} must be finite with x1 > x0 and y1 > y0 in every box")
-    return _crop_resize_op(frames, boxes, out_h, out_w, mean_list, std_list, dtype, clip_layout)
+    return torch.ops.mgfast.crop_resize.default(frames, boxes, out_h, out_w, mean_list, std_list, dtype, clip_layout)
 
 
 def crop_resize(
