@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 
 import numpy as np
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
+
+from mgfast.io import pose_tables, xlsx
 
 from mgfast.io.annotations import (
     CLASS_CODES, Segment, class_code, class_index, default_classes, read_annotation_csv, read_classes_csv,
@@ -20,6 +24,7 @@ from mgfast.io.annotations import (
 from mgfast.io.dataset import ClassInfo
 from mgfast.io.openpose_json import read_openpose_frame
 from mgfast.io.pose_tables import read_openpose_json_dir, read_pose_table, table_header, write_pose_table
+from mgfast.io.xlsx import XlsxUnsupported, sheet_rows
 
 
 def write_text(path, lines, *, bom=False, newline="\n"):
@@ -437,3 +442,297 @@ def test_openpose_json_errors_name_the_file(tmp_path):
     (tmp_path / "nonumber_keypoints.json").write_text('{"people": []}')
     with pytest.raises(ValueError, match="nonumber_keypoints.json: no frame number"):
         read_openpose_json_dir(tmp_path)
+
+
+# ---------------------------------------------------------------- xlsx streaming reader
+#
+# Workbooks are assembled part by part with zipfile, so each test controls the worksheet XML exactly; the
+# reference for every value is openpyxl in read-only mode, which read_pose_table used before.
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+SPREADSHEETML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+# cell styles 0: general, 1: the number format "0.00", 2: a date format
+DATE_STYLES = (f'<styleSheet xmlns="{MAIN_NS}"><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+               '</numFmts><fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts><fills count="1">'
+               '<fill><patternFill patternType="none"/></fill></fills><borders count="1"><border/></borders>'
+               '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+               '<cellXfs count="3"><xf numFmtId="0" xfId="0"/><xf numFmtId="2" xfId="0"/><xf numFmtId="164" xfId="0"/>'
+               '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+
+
+def write_workbook(path, rows, *, strings=(), styles=None, dimension=None, sheet=None):
+    """An .xlsx whose first sheet has the given ``<row>`` elements (XML text) and ``<si>`` shared strings.
+
+    The first sheet lives in xl/worksheets/data.xml behind a relative target; a second sheet, listed after
+    it but stored as sheet1.xml, holds a decoy row. ``sheet`` replaces the whole worksheet XML.
+    """
+    if sheet is None:
+        sheet = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN_NS}" '
+                 f'xmlns:r="{DOC_RELS}">' + (f'<dimension ref="{dimension}"/>' if dimension else "")
+                 + '<sheetViews><sheetView workbookViewId="0"/></sheetViews><sheetData>' + "".join(rows)
+                 + '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+                 'footer="0.3"/></worksheet>')
+    overrides = [("/xl/workbook.xml", "sheet.main"), ("/xl/worksheets/data.xml", "worksheet"),
+                 ("/xl/worksheets/sheet1.xml", "worksheet")]
+    relations = [("rId1", "worksheet", "worksheets/sheet1.xml"), ("rId7", "worksheet", "worksheets/data.xml")]
+    parts = {"xl/worksheets/data.xml": sheet,
+             "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN_NS}"><sheetData><row r="1"><c r="A1"><v>99'
+                                         '</v></c></row></sheetData></worksheet>'}
+    if strings:
+        overrides.append(("/xl/sharedStrings.xml", "sharedStrings"))
+        relations.append(("rId3", "sharedStrings", "sharedStrings.xml"))
+        parts["xl/sharedStrings.xml"] = (f'<sst xmlns="{MAIN_NS}" count="{len(strings)}" uniqueCount="{len(strings)}">'
+                                         + "".join(f"<si>{s}</si>" for s in strings) + "</sst>")
+    if styles:
+        overrides.append(("/xl/styles.xml", "styles"))
+        relations.append(("rId4", "styles", "styles.xml"))
+        parts["xl/styles.xml"] = styles
+    parts["[Content_Types].xml"] = (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        + "".join(f'<Override PartName="{name}" ContentType="{SPREADSHEETML}.{kind}+xml"/>' for name, kind in overrides)
+        + "</Types>")
+    parts["_rels/.rels"] = (f'<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1" '
+                            f'Type="{DOC_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    parts["xl/workbook.xml"] = (f'<workbook xmlns="{MAIN_NS}" xmlns:r="{DOC_RELS}"><sheets>'
+                                '<sheet name="poses" sheetId="2" r:id="rId7"/><sheet name="other" sheetId="1" r:id="rId1"/>'
+                                "</sheets></workbook>")
+    parts["xl/_rels/workbook.xml.rels"] = (
+        f'<Relationships xmlns="{PACKAGE_RELS}">'
+        + "".join(f'<Relationship Id="{i}" Type="{DOC_RELS}/{kind}" Target="{target}"/>' for i, kind, target in relations)
+        + "</Relationships>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return path
+
+
+def openpyxl_rows(path):
+    """The first sheet's rows as openpyxl reads them, trailing empty cells dropped, with each value's type."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    rows = []
+    for values in workbook.worksheets[0].iter_rows(values_only=True):
+        values = list(values)
+        while values and (values[-1] is None or values[-1] == ""):
+            values.pop()
+        rows.append([(type(v), v) for v in values])
+    workbook.close()
+    return rows
+
+
+def typed(rows):
+    return [[(type(v), v) for v in row] for row in rows]
+
+
+def read_outcome(path, *, streaming=True):
+    """read_pose_table's array or error message; ``streaming=False`` switches the streaming reader off, so
+    openpyxl reads the file."""
+    def switched_off(path):
+        raise XlsxUnsupported("switched off by the test")
+
+    with pytest.MonkeyPatch.context() as patch:
+        if not streaming:
+            patch.setattr(pose_tables, "sheet_rows", switched_off)
+        try:
+            return read_pose_table(path)
+        except ValueError as error:
+            return str(error)
+
+
+def assert_same_outcome(path):
+    fast, slow = read_outcome(path), read_outcome(path, streaming=False)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert isinstance(fast, np.ndarray) and fast.dtype == np.float32 and np.array_equal(fast, slow)
+    return fast
+
+
+def number_text(rng, value):
+    """A number in one of the forms writers use: shortest repr, %g, exponent, or an integer."""
+    value = float(value)
+    if value.is_integer() and rng.random() < 0.7:
+        return str(int(value))
+    return str(rng.choice([repr(value), f"{value:.7g}", f"{value:.8E}", f"{value:.9e}"]))
+
+
+def random_table_rows(rng, strings, *, header, index, frames):
+    """``<row>`` elements of a random pose table: numbers as various writers store them, skipped and empty
+    cells and rows, texts and booleans among the numbers; the header (None, "inline" or "shared") and
+    texts use inline or shared strings, some of them rich text or with entities."""
+    def text_cell(ref, text, how):
+        if how == "shared":
+            rich = f"<r><t>{text[:1]}</t></r><r><rPr><b/></rPr><t>{text[1:]}</t></r>"
+            strings.append(f"<t>{text}</t>" if rng.random() < 0.8 else rich)
+            return f'<c r="{ref}" t="s"><v>{len(strings) - 1}</v></c>'
+        if how == "str":
+            return f'<c r="{ref}" t="str"><v>{text}</v></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+    width = 411 + index
+    rows = []
+    number = 0
+    if header:
+        number = 1
+        names = (["frame"] if index else []) + header_cells()
+        names[-1] = "c&amp;136"
+        rows.append(f'<row r="1" spans="1:{width}">'
+                    + "".join(text_cell(f"{get_column_letter(k + 1)}1", name, header) for k, name in enumerate(names))
+                    + "</row>")
+    for frame in (rng.permutation(frames) if index else range(frames)):
+        number += 1 + int(rng.random() < 0.1)  # now and then a row number is skipped
+        if rng.random() < 0.05:
+            rows.append(f'<row r="{number}" spans="1:{width}"/>')  # an empty row
+            number += 1
+        values = [float(frame)] * index + [float(v) for v in random_pose(rng, 1).reshape(-1)]
+        messy = rng.random() < 0.6  # other rows hold numbers only
+        cells = []
+        for k, value in enumerate(values):
+            ref = f"{get_column_letter(k + 1)}{number}"
+            kind = rng.random() if messy and k >= index else 1.0  # the frame index is always a number
+            if kind < 0.02:
+                blanks = ["", f'<c r="{ref}"/>', f'<c r="{ref}" s="0"></c>', f'<c r="{ref}"><v></v></c>']
+                cells.append(str(rng.choice(blanks)))
+            elif kind < 0.025:
+                text = str(rng.choice([" ", number_text(rng, value)]))
+                cells.append(text_cell(ref, text, str(rng.choice(["shared", "str", "inline"]))))
+            elif kind < 0.027:
+                cells.append(f'<c r="{ref}" t="b"><v>{int(value > 100)}</v></c>')
+            else:
+                attributes = str(rng.choice(["", ' t="n"', ' s="0"', ' s="1" t="n"']))  # style 1: "0.00", no date
+                cells.append(f'<c r="{ref}"{attributes}><v>{number_text(rng, value)}</v></c>')
+        start = f'<row r="{number}" spans="1:{width}">' if rng.random() < 0.8 or not rows else "<row>"
+        rows.append(start + str(rng.choice(["", "\n  "])).join(cells) + "</row>\n")  # some laid out on lines
+    return rows, number
+
+
+@pytest.mark.parametrize(("header", "index", "dimension"), [
+    (None, 0, False), ("inline", 0, True), ("shared", 0, False), ("shared", 1, True), (None, 1, False), ("inline", 1, False),
+])
+@pytest.mark.parametrize("chunk", [None, 997])
+def test_streaming_xlsx_reader_matches_openpyxl_on_random_tables(tmp_path, monkeypatch, header, index, dimension, chunk):
+    rng = np.random.default_rng(80 + 7 * index + len(header or "") + dimension)
+    strings = []
+    rows, last = random_table_rows(rng, strings, header=header, index=index, frames=30)
+    path = write_workbook(tmp_path / "t.xlsx", rows, strings=strings, styles=DATE_STYLES,
+                          dimension=f"A1:{get_column_letter(411 + index)}{last}" if dimension else None)
+    if chunk:  # rows, tags and the end of <sheetData> cut across chunks
+        monkeypatch.setattr(xlsx, "_CHUNK", chunk)
+    assert typed(sheet_rows(path)) == openpyxl_rows(path)
+    assert isinstance(assert_same_outcome(path), np.ndarray)
+
+
+@pytest.mark.parametrize("write_only", [False, True])
+def test_streaming_xlsx_reader_reads_openpyxl_workbooks(tmp_path, write_only):
+    rng = np.random.default_rng(90 + write_only)
+    points = random_pose(rng, 20)
+    if write_only:
+        path = write_pose_table(tmp_path / "w.xlsx", points)
+    else:
+        workbook = openpyxl.Workbook()
+        workbook.active.append(["frame"] + header_cells())
+        for f, frame in enumerate(points):
+            row = [f] + [float(v) for v in frame.reshape(-1)]
+            row[int(rng.integers(1, 412))] = None
+            workbook.active.append(row if f != 7 else [])
+        workbook.active.cell(row=5, column=30, value="0.25")
+        workbook.active.cell(row=6, column=31, value=True)
+        path = tmp_path / "n.xlsx"
+        workbook.save(path)
+    assert typed(sheet_rows(path)) == openpyxl_rows(path)
+    assert isinstance(assert_same_outcome(path), np.ndarray)
+
+
+def test_streaming_xlsx_reader_gives_openpyxls_error_messages(tmp_path):
+    rows = [f'<row r="{r}">' + "".join(f'<c r="{get_column_letter(k + 1)}{r}"><v>{r}</v></c>' for k in range(412))
+            + "</row>" for r in range(1, 5)]
+    cases = {
+        "frame index -1 is not a non-negative integer": rows[2].replace('<c r="A3"><v>3</v>', '<c r="A3"><v>-1</v>'),
+        "frame index 2.5 is not a non-negative integer": rows[2].replace('<c r="A3"><v>3</v>', '<c r="A3"><v>2.5</v>'),
+        "frame index 1 already used at row 1": rows[2].replace('<c r="A3"><v>3</v>', '<c r="A3"><v>1</v>'),
+        "column 5 (E): 'o&ps' is not a number": rows[2].replace('<c r="E3"><v>3</v>', '<c r="E3" t="str"><v>o&amp;ps</v>'),
+        "column 6 (F): '#N/A' is not a number": rows[2].replace('<c r="F3"><v>3</v>', '<c r="F3" t="e"><v>#N/A</v>'),
+        "column 7 (G): inf is infinite": rows[2].replace('<c r="G3"><v>3</v>', '<c r="G3"><v>1E400</v>'),
+        "413 cells, but the file has 412 columns": rows[2].replace("</row>", '<c r="OW3"><v>1</v></c></row>'),
+    }
+    for message, bad in cases.items():
+        path = write_workbook(tmp_path / "e.xlsx", rows[:2] + [bad] + rows[3:])
+        assert len(list(sheet_rows(path))) == 4  # read without falling back
+        outcome = assert_same_outcome(path)
+        assert isinstance(outcome, str) and outcome.startswith(f"{path}: row 3") and message in outcome
+
+
+def sheet_with_3_rows(rng, *, header=True):
+    points = random_pose(rng, 3)
+    rows = [f'<row r="1">' + "".join(f'<c r="{get_column_letter(k + 1)}1" t="inlineStr"><is><t>{name}</t></is></c>'
+                                     for k, name in enumerate(header_cells())) + "</row>"] if header else []
+    for f, frame in enumerate(points):
+        r = f + 1 + header
+        rows.append(f'<row r="{r}">' + "".join(f'<c r="{get_column_letter(k + 1)}{r}"><v>{float(v)!r}</v></c>'
+                                               for k, v in enumerate(frame.reshape(-1))) + "</row>")
+    return points, rows
+
+
+def with_cell(row, column, cell):
+    """``row`` with the cell in ``column`` (letters) replaced by ``cell``, written with {ref} for its reference."""
+    number = re.match(r'<row r="(\d+)"', row).group(1)
+    return re.sub(f'<c r="{column}{number}"><v>[^<]*</v></c>', cell.format(ref=f"{column}{number}"), row)
+
+
+@pytest.mark.parametrize("case", ["formula", "no reference", "prefixed tags", "comment", "CDATA", "out of order",
+                                  "date", "cell type d", "beyond dimension", "latin-1", "not a zip"])
+def test_what_the_streaming_reader_does_not_handle_is_read_with_openpyxl(tmp_path, case):
+    points, rows = sheet_with_3_rows(np.random.default_rng(100))
+    expected = points.copy()
+    styles, dimension, sheet = None, None, None
+    if case == "formula":  # in the last row: the rows before were already read when the fast reader gives up
+        rows[3] = with_cell(rows[3], "B", '<c r="{ref}"><f>1+1</f><v>2</v></c>')
+        expected[2, 0, 1] = 2
+    elif case == "no reference":
+        rows[2] = with_cell(rows[2], "C", '<c t="n"><v>7.5</v></c>')
+        expected[1, 0, 2] = 7.5
+    elif case == "prefixed tags":
+        sheet = (f'<x:worksheet xmlns:x="{MAIN_NS}"><x:sheetData>' + "".join(rows) + "</x:sheetData></x:worksheet>")
+        sheet = re.sub(r"<(/?)(row|c|v|is|t)\b", r"<\1x:\2", sheet)
+    elif case == "comment":
+        rows[2] = rows[2].replace("</row>", "<!-- checked --></row>")
+    elif case == "CDATA":
+        rows[2] = with_cell(rows[2], "D", '<c r="{ref}"><v><![CDATA[4.25]]></v></c>')
+        expected[1, 1, 0] = 4.25
+    elif case == "out of order":  # openpyxl drops a row numbered below the row before it: row 3 is blank
+        rows[2], rows[3] = rows[3], rows[2]
+        expected[1] = 0
+    elif case == "date":
+        rows[2] = with_cell(rows[2], "E", '<c r="{ref}" s="2"><v>45000</v></c>')
+        styles = DATE_STYLES
+    elif case == "cell type d":
+        rows[2] = with_cell(rows[2], "F", '<c r="{ref}" t="d"><v>2024-01-02T00:00:00</v></c>')
+    elif case == "beyond dimension":  # openpyxl trusts the declared dimension and reads only that far
+        dimension = "A1:OU3"
+        expected = points[:2]
+    elif case == "latin-1":
+        sheet = (f'<?xml version="1.0" encoding="ISO-8859-1"?><worksheet xmlns="{MAIN_NS}"><sheetData>'
+                 + "".join(rows).replace("<t>x0</t>", "<t>x\u00e90</t>") + "</sheetData></worksheet>").encode("latin-1")
+    path = write_workbook(tmp_path / "u.xlsx", rows, styles=styles, dimension=dimension, sheet=sheet)
+    if case == "not a zip":
+        path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(XlsxUnsupported):
+        list(sheet_rows(path))
+    outcome = read_outcome(path)
+    if case in ("date", "cell type d"):
+        assert isinstance(outcome, str)
+        assert re.search(r": row 3, column [56] \([EF]\): datetime.datetime\(.*\) is not a number", outcome)
+    elif case == "not a zip":
+        assert "cannot open as an xlsx workbook" in outcome
+    else:
+        assert isinstance(outcome, np.ndarray) and np.array_equal(outcome, expected)
+
+
+def test_an_empty_xlsx_sheet_is_an_error_from_both_readers(tmp_path):
+    path = write_workbook(tmp_path / "e.xlsx", [], sheet=f'<worksheet xmlns="{MAIN_NS}"><sheetData/></worksheet>')
+    assert list(sheet_rows(path)) == []
+    outcome = assert_same_outcome(path)
+    assert isinstance(outcome, str) and outcome.endswith("no rows; expected one row of 411 values per frame")
