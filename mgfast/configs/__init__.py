@@ -1,0 +1,1 @@
+"""Training presets shipped with mgfast, one TOML file per modality (see :mod:`mgfast.train.config`)."""
