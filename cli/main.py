@@ -58,5 +58,23 @@ from mgfast.cli.fuse import fuse_cmd  # noqa: E402
 
 app.command("fuse")(fuse_cmd)
 
+from mgfast.cli.extract import export_cmd, extract_cmd  # noqa: E402
+
+app.command("extract")(extract_cmd)
+app.command("export")(export_cmd)
+
+from mgfast.cli.train import predict_cmd, train_cmd  # noqa: E402
+
+app.command("train")(train_cmd)
+app.command("predict")(predict_cmd)
+
+from mgfast.cli.synth import synth_cmd  # noqa: E402
+
+app.command("synth")(synth_cmd)
+
+from mgfast.cli.demo import demo_cmd  # noqa: E402
+
+app.command("demo")(demo_cmd)
+
 if __name__ == "__main__":
     app()
