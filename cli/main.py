@@ -5,6 +5,12 @@ from __future__ import annotations
 import typer
 
 import mgfast
+from mgfast.cli.adapt import adapt_cmd
+from mgfast.cli.demo import demo_cmd
+from mgfast.cli.extract import export_cmd, extract_cmd
+from mgfast.cli.fuse import fuse_cmd
+from mgfast.cli.synth import synth_cmd
+from mgfast.cli.train import predict_cmd, train_cmd
 
 app = typer.Typer(
     name="mgfast",
@@ -29,14 +35,13 @@ def main(
     """Fast micro-gesture recognition from video."""
 
 
-@app.command()
 def info() -> None:
     """Show the mgfast and torch versions, whether CUDA kernels were compiled in, and the visible GPUs."""
     import torch
 
     from mgfast._native import _C
 
-    typer.echo(f"mgfast          {mgfast.__version__}")
+    typer.echo(f"mgfast         {mgfast.__version__}")
     typer.echo(f"torch          {torch.__version__} (CUDA {torch.version.cuda or 'none'})")
     if _C.cuda_compiled:
         typer.echo(f"CUDA kernels   compiled (runtime {_C.cuda_runtime_version})")
@@ -50,31 +55,12 @@ def info() -> None:
     typer.echo(f"CPU threads    {torch.get_num_threads()}")
 
 
-from mgfast.cli.adapt import adapt_cmd  # noqa: E402
-
-app.command("adapt")(adapt_cmd)
-
-from mgfast.cli.fuse import fuse_cmd  # noqa: E402
-
-app.command("fuse")(fuse_cmd)
-
-from mgfast.cli.extract import export_cmd, extract_cmd  # noqa: E402
-
-app.command("extract")(extract_cmd)
-app.command("export")(export_cmd)
-
-from mgfast.cli.train import predict_cmd, train_cmd  # noqa: E402
-
-app.command("train")(train_cmd)
-app.command("predict")(predict_cmd)
-
-from mgfast.cli.synth import synth_cmd  # noqa: E402
-
-app.command("synth")(synth_cmd)
-
-from mgfast.cli.demo import demo_cmd  # noqa: E402
-
-app.command("demo")(demo_cmd)
+# In pipeline order, as `mgfast --help` lists them.
+for name, command in (
+    ("demo", demo_cmd), ("synth", synth_cmd), ("extract", extract_cmd), ("export", export_cmd),
+    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd), ("info", info),
+):
+    app.command(name)(command)
 
 if __name__ == "__main__":
     app()

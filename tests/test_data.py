@@ -220,6 +220,20 @@ def test_heatmap_test_pipeline_maps_the_compact_box_to_the_grid(dataset):
     assert np.isnan(out[~valid][:, :2]).all() and (out[~valid][:, 2] == 0).all()
 
 
+def test_heatmap_saliency_box_maps_the_clip_box_to_the_grid(dataset):
+    clip = dataset.split("test")[0]
+    inp = data.HeatmapInput(MG68, clip_len=5, test_size=36, box="saliency")
+    out = inp.load(dataset, clip, train=False, num_clips=1, rng=None)["keypoints"]
+    kp = pose_aug.mark_missing(dataset.keypoints(clip))[uniform_sample_indices(clip.frames, 5, num_clips=1, train=False)]
+    x0, y0, x1, y1 = clip.box
+    expected = kp.copy()
+    expected[..., 0] = (kp[..., 0] - x0) * 36 / (x1 - x0)
+    expected[..., 1] = (kp[..., 1] - y0) * 36 / (y1 - y0)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="heatmap box"):
+        data.HeatmapInput(MG68, box="whole")
+
+
 @pytest.mark.parametrize("flip", [0.0, 1.0])
 def test_heatmap_train_pipeline_by_hand(dataset, flip):
     clip = dataset.split("train")[2]

@@ -8,8 +8,8 @@ runs on the training device in :meth:`ClipInput.train_batch` / :meth:`ClipInput.
 from __future__ import annotations
 
 from mgfast.data.heatmap import HEATMAP_MODES, HeatmapInput
-from mgfast.data.inputs import ClipInput
-from mgfast.data.joint import JOINT_BOXES, JointInput
+from mgfast.data.inputs import BOXES, ClipInput
+from mgfast.data.joint import JointInput
 from mgfast.data.loader import ClipDataset, collate, make_loader, set_epoch
 from mgfast.data.rgb import RGBInput
 from mgfast.data.sampling import uniform_sample_indices
@@ -18,7 +18,7 @@ from mgfast.data.splits import Sample, Splits, carve_validation, read_pseudo_lab
 MODALITIES = ("joint", "heatmap", "rgb")
 
 __all__ = [
-    "MODALITIES", "HEATMAP_MODES", "JOINT_BOXES", "ClipInput", "HeatmapInput", "JointInput", "RGBInput",
+    "MODALITIES", "HEATMAP_MODES", "BOXES", "ClipInput", "HeatmapInput", "JointInput", "RGBInput",
     "ClipDataset", "collate", "make_loader", "set_epoch", "uniform_sample_indices", "Sample", "Splits",
     "carve_validation", "read_pseudo_labels", "resolve_splits", "check_modality",
 ]

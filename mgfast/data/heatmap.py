@@ -3,7 +3,7 @@
 Per clip, in a worker (numpy, keypoints only):
 
 - training: ``UniformSampleFrames`` -> ``PoseCompact`` (padding 0.25, height/width ratio 1, may extend
-  beyond the frame) -> resize to short side ``test_size`` -> ``RandomResizedCrop`` (area 0.56-1.0) ->
+  beyond the frame; or, with ``box="saliency"``, the clip's saliency box from extraction) -> resize to short side ``test_size`` -> ``RandomResizedCrop`` (area 0.56-1.0) ->
   resize to ``train_size`` square -> horizontal flip with probability 0.5 (left/right joints swapped by
   the layout);
 - test: ``num_clips`` fixed samplings -> ``PoseCompact`` -> resize to ``test_size`` square.
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from mgfast.data import pose_aug
-from mgfast.data.inputs import keypoints_of
+from mgfast.data.inputs import BOXES, keypoints_of
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.io.dataset import Clip, Dataset
 from mgfast.layout import Layout
@@ -42,16 +42,18 @@ class HeatmapInput:
     modality = "heatmap"
 
     def __init__(self, layout: Layout, *, clip_len: int = 48, train_size: int = 56, test_size: int = 64,
-                 mode: str = "joints", sigma: float = 0.6, compact_padding: float = 0.25,
+                 mode: str = "joints", sigma: float = 0.6, box: str = "compact", compact_padding: float = 0.25,
                  compact_threshold: float = 10.0, area_range: tuple[float, float] = (0.56, 1.0),
                  aspect_range: tuple[float, float] = (3 / 4, 4 / 3), flip_prob: float = 0.5, test_flip: bool = True):
         if mode not in HEATMAP_MODES:
             raise ValueError(f"heatmap mode must be one of {', '.join(HEATMAP_MODES)}, got {mode!r}")
+        if box not in BOXES:
+            raise ValueError(f"heatmap box must be one of {', '.join(BOXES)}, got {box!r}")
         if mode != "joints" and not layout.limbs:
             raise ValueError(f"heatmap mode {mode!r} needs limbs, but layout {layout.name!r} defines none")
         self.layout = layout
         self.clip_len, self.train_size, self.test_size = clip_len, train_size, test_size
-        self.mode, self.sigma = mode, sigma
+        self.mode, self.sigma, self.box = mode, sigma, box
         self.compact_padding, self.compact_threshold = compact_padding, compact_threshold
         self.area_range, self.aspect_range = tuple(area_range), tuple(aspect_range)
         self.flip_prob, self.test_flip = flip_prob, test_flip
@@ -72,8 +74,11 @@ class HeatmapInput:
                                          train=train, rng=rng)
         views = kp[indices]  # [num_clips, T, V, 3]
         size = (clip.height, clip.width)
-        box = pose_aug.compact_box(views, padding=self.compact_padding, threshold=self.compact_threshold,
-                                   hw_ratio=1.0)
+        if self.box == "saliency":
+            box = clip.box
+        else:
+            box = pose_aug.compact_box(views, padding=self.compact_padding, threshold=self.compact_threshold,
+                                       hw_ratio=1.0)
         if box is not None:
             views, size = pose_aug.crop(views, box)
         if not train:

@@ -15,6 +15,10 @@ import torch
 
 from mgfast.io.dataset import Clip, Dataset
 
+BOXES = ("saliency", "compact")
+"""Boxes a clip's keypoints can be normalised to: the saliency box from extraction (hands and face), or
+PoseC3D's compact box around every detected point."""
+
 
 class ClipInput(Protocol):
     """A branch's input pipeline."""

@@ -16,12 +16,11 @@ import numpy as np
 import torch
 
 from mgfast.data import pose_aug
-from mgfast.data.inputs import keypoints_of
+from mgfast.data.inputs import BOXES, keypoints_of
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.io.dataset import Clip, Dataset
 from mgfast.layout import Layout
 
-JOINT_BOXES = ("saliency", "compact")
 
 
 def flip_normalised(x: np.ndarray | torch.Tensor, flip_index: list[int]):
@@ -39,8 +38,8 @@ class JointInput:
 
     def __init__(self, layout: Layout, *, clip_len: int = 64, box: str = "saliency", compact_padding: float = 0.25,
                  flip_prob: float = 0.5, test_flip: bool = True):
-        if box not in JOINT_BOXES:
-            raise ValueError(f"joint box must be one of {', '.join(JOINT_BOXES)}, got {box!r}")
+        if box not in BOXES:
+            raise ValueError(f"joint box must be one of {', '.join(BOXES)}, got {box!r}")
         self.layout = layout
         self.clip_len, self.box, self.compact_padding = clip_len, box, compact_padding
         self.flip_prob, self.test_flip = flip_prob, test_flip

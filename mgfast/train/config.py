@@ -21,7 +21,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from mgfast.data import HEATMAP_MODES, JOINT_BOXES, MODALITIES
+from mgfast.data import BOXES, HEATMAP_MODES, MODALITIES
 from mgfast.data.rgb import IMAGENET_MEAN, IMAGENET_STD
 from mgfast.data.splits import SPLIT_BY
 
@@ -55,6 +55,7 @@ class TrainConfig:
     sigma: float = 0.6
     compact_padding: float = 0.25
     joint_box: str = "saliency"  # saliency | compact
+    heatmap_box: str = "compact"  # compact (PoseC3D) | saliency
     rgb_mean: tuple[float, float, float] = IMAGENET_MEAN
     rgb_std: tuple[float, float, float] = IMAGENET_STD
     val_fraction: float = 0.2
@@ -112,7 +113,7 @@ class TrainConfig:
             raise ValueError(f"unknown modality {self.modality!r}; choose one of {', '.join(MODALITIES)} (--modality)")
         if not self.out:
             raise ValueError("no run directory given (--out)")
-        choices = {"heatmap_mode": HEATMAP_MODES, "joint_box": JOINT_BOXES, "split_by": SPLIT_BY,
+        choices = {"heatmap_mode": HEATMAP_MODES, "joint_box": BOXES, "heatmap_box": BOXES, "split_by": SPLIT_BY,
                    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "class_weights": CLASS_WEIGHTS,
                    "select_metric": SELECT_METRICS}
         for key, allowed in choices.items():

@@ -33,7 +33,8 @@ def make_input(config: TrainConfig, layout: Layout) -> ClipInput:
     """The branch's input pipeline with the config's sizes and augmentation."""
     if config.modality == "heatmap":
         return HeatmapInput(layout, clip_len=config.clip_len, train_size=config.train_size, test_size=config.test_size,
-                            mode=config.heatmap_mode, sigma=config.sigma, compact_padding=config.compact_padding,
+                            mode=config.heatmap_mode, sigma=config.sigma, box=config.heatmap_box,
+                            compact_padding=config.compact_padding,
                             area_range=config.area_range, flip_prob=config.flip_prob, test_flip=config.test_flip)
     if config.modality == "joint":
         return JointInput(layout, clip_len=config.clip_len, box=config.joint_box, compact_padding=config.compact_padding,
