@@ -54,7 +54,7 @@ SIZES = {
     # Under 10 minutes on a 2-core CPU; clearly better than chance on the held-out subjects.
     "small": DemoSize(videos=12, subjects=12, frames_per_video=600, segments_per_video=12, classes=6,
                       imbalance=4.0, crop_size=64,
-                      epochs={"joint": 30, "heatmap": 16, "rgb": 8}, rounds=2, finetune_epochs=2, tau=0.5),
+                      epochs={"joint": 30, "heatmap": 16, "rgb": 30}, rounds=2, finetune_epochs=2, tau=0.5),
 }
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
 import reference
 from mgfast import data
-from mgfast.data import pose_aug
+from mgfast.data import pose_aug, rgb
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.io.dataset import Dataset, read_manifest, write_manifest
 from mgfast.layout import MG68
@@ -344,6 +346,81 @@ def test_rgb_batches_equal_cropping_each_frame(dataset):
                                      std=(2, 3, 4)).transpose(1, 0, 2, 3)
     np.testing.assert_allclose(views[1][0].numpy(), expected, atol=1e-4)
     np.testing.assert_allclose(views[1][2].numpy(), expected[..., ::-1], atol=1e-4)
+
+
+
+def test_rgb_residual_is_each_frame_minus_the_clip_mean(dataset):
+    kw = dict(clip_len=4, train_size=12, test_size=10, area_range=(0.3, 1.0), mean=(10, 20, 30), std=(2, 3, 4))
+    inp = data.RGBInput(residual=True, **kw)
+    odd_clip, *clips = dataset.split("train")[:5]
+    batch = _batch(dataset, inp, clips, train=True, seed=4)
+    x = inp.train_batch(batch, CPU, torch.float32)
+    assert x.shape == (4, 3, 4, 12, 12) and batch["flip"].any() and not batch["flip"].all()
+    for i in range(4):
+        boxes = np.repeat(batch["box"][i].numpy()[None], 4, 0)
+        crops = reference.crop_resize(batch["frames"][i].numpy(), boxes, (12, 12), mean=(10, 20, 30), std=(2, 3, 4))
+        expected = (crops - crops.mean(0, keepdims=True)).transpose(1, 0, 2, 3)  # [3, T, 12, 12]
+        if batch["flip"][i]:
+            expected = expected[..., ::-1]
+        np.testing.assert_allclose(x[i].numpy(), expected, atol=1e-4)
+    # What is constant over a clip cancels: a uniformly brighter clip (no pixel saturating) gives the same input.
+    darker = {**batch, "frames": batch["frames"].clamp(max=240)}
+    brighter = {**darker, "frames": darker["frames"] + 15}
+    torch.testing.assert_close(inp.train_batch(brighter, CPU, torch.float32), inp.train_batch(darker, CPU, torch.float32),
+                               atol=1e-4, rtol=0)
+
+    odd = _batch(dataset, inp, [odd_clip, clips[0]], train=False, num_clips=2)
+    views = list(inp.eval_views(odd, CPU, torch.float32))
+    frames = odd["frames"][0][1].numpy()
+    h, w = frames.shape[1:3]
+    crops = reference.crop_resize(frames, np.array([[0, 0, w, h]] * 4, np.float32), (10, 10), mean=(10, 20, 30),
+                                  std=(2, 3, 4))
+    expected = (crops - crops.mean(0, keepdims=True)).transpose(1, 0, 2, 3)
+    np.testing.assert_allclose(views[1][0].numpy(), expected, atol=1e-4)
+    np.testing.assert_allclose(views[1][2].numpy(), expected[..., ::-1], atol=1e-4)
+    with pytest.raises(ValueError, match="clip_len >= 2"):
+        data.RGBInput(clip_len=1, residual=True)
+
+
+def test_rgb_cache_decodes_each_clip_once_and_stays_within_its_budget(dataset, monkeypatch):
+    decoded: list = []
+
+    def counting_read_clip(path):
+        decoded.append(path)
+        return rgb_read_clip(path)
+
+    rgb_read_clip = rgb.read_clip
+    monkeypatch.setattr(rgb, "read_clip", counting_read_clip)
+    clips = dataset.split("train")[:6]
+    sizes = [rgb_read_clip(dataset.crop_path(c)).nbytes for c in clips]
+    plain, cached = data.RGBInput(clip_len=3), data.RGBInput(clip_len=3, cache_mb=sum(sizes) / 2**20)
+    for epoch in range(3):
+        for c in clips:
+            a = plain.load(dataset, c, train=True, num_clips=1, rng=np.random.default_rng(epoch))
+            b = cached.load(dataset, c, train=True, num_clips=1, rng=np.random.default_rng(epoch))
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+            b["frames"][...] = 0  # what load returns is the caller's to change: the cache must not see it
+    assert len(decoded) == 3 * len(clips) + len(clips)  # plain decodes every time, cached once per clip
+    assert cached._cached_bytes == sum(sizes)
+    # Least recently used out first; a budget that fits clips 2 and 3 exactly keeps just them after 0..3.
+    paths = [dataset.crop_path(c) for c in clips]
+    small = data.RGBInput(clip_len=3, cache_mb=(sizes[2] + sizes[3]) / 2**20)
+    for c in clips[:4]:
+        small.load(dataset, c, train=False, num_clips=1, rng=None)
+    assert list(small._cache) == paths[2:4] and small._cached_bytes == sizes[2] + sizes[3]
+    small.load(dataset, clips[2], train=False, num_clips=1, rng=None)  # a hit: 2 becomes the most recent
+    assert list(small._cache) == [paths[3], paths[2]]
+    small.load(dataset, clips[4], train=False, num_clips=1, rng=None)
+    kept = list(small._cache)
+    assert paths[3] not in kept and kept[-1] == paths[4] and small._cached_bytes == sum(
+        sizes[paths.index(p)] for p in kept) <= small.cache_bytes
+    tiny = data.RGBInput(clip_len=3, cache_mb=(min(sizes) - 1) / 2**20)
+    tiny.load(dataset, clips[0], train=False, num_clips=1, rng=None)
+    assert not tiny._cache  # a clip larger than the whole budget is not kept
+    assert not pickle.loads(pickle.dumps(cached))._cache  # workers start empty
+    for bad in (-1.0, float("nan"), True, "64"):
+        with pytest.raises(ValueError, match="cache_mb"):
+            data.RGBInput(cache_mb=bad)
 
 
 # ---- loaders

@@ -30,7 +30,7 @@ SCHEDULES = ("cosine", "step")
 CLASS_WEIGHTS = ("sqrt", "inverse", "none")
 SELECT_METRICS = ("accuracy", "macro_f1")
 
-RUN_ONLY_KEYS = ("workers", "progress", "resume", "device", "eval_batch_size")
+RUN_ONLY_KEYS = ("workers", "progress", "resume", "device", "eval_batch_size", "rgb_cache_mb")
 """Keys that may differ between a run and its resumption without changing the result."""
 
 
@@ -58,6 +58,8 @@ class TrainConfig:
     heatmap_box: str = "compact"  # compact (PoseC3D) | saliency
     rgb_mean: tuple[float, float, float] = IMAGENET_MEAN
     rgb_std: tuple[float, float, float] = IMAGENET_STD
+    rgb_residual: bool = False  # rgb: each frame minus the clip's mean frame (static appearance cancels)
+    rgb_cache_mb: float = 0.0  # rgb: MiB of decoded crop clips kept per process (loader worker); 0 = off
     val_fraction: float = 0.2
     split_by: str = "subject"
     split_seed: int = 0
@@ -129,7 +131,7 @@ class TrainConfig:
             if not (math.isfinite(getattr(self, key)) and getattr(self, key) > 0):
                 raise ValueError(f"{key} must be a positive number, got {getattr(self, key)!r}")
         for key in ("weight_decay", "warmup_epochs", "min_lr", "clip_grad", "ose_weight", "pseudo_weight",
-                    "compact_padding", "momentum", "gamma"):
+                    "compact_padding", "momentum", "gamma", "rgb_cache_mb"):
             if not (math.isfinite(getattr(self, key)) and getattr(self, key) >= 0):
                 raise ValueError(f"{key} must be a non-negative number, got {getattr(self, key)!r}")
         for key in ("flip_prob", "label_smoothing"):
@@ -142,6 +144,8 @@ class TrainConfig:
             raise ValueError(f"area_range must be two fractions 0 < lo <= hi <= 1, got {self.area_range!r}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers!r}")
+        if self.modality == "rgb" and self.rgb_residual and self.clip_len < 2:
+            raise ValueError(f"rgb_residual needs clip_len >= 2 (one frame minus its own mean is zero), got {self.clip_len}")
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -41,7 +41,8 @@ def make_input(config: TrainConfig, layout: Layout) -> ClipInput:
                           flip_prob=config.flip_prob, test_flip=config.test_flip)
     return RGBInput(clip_len=config.clip_len, train_size=config.train_size, test_size=config.test_size,
                     area_range=config.area_range, flip_prob=config.flip_prob, test_flip=config.test_flip,
-                    mean=config.rgb_mean, std=config.rgb_std)
+                    mean=config.rgb_mean, std=config.rgb_std, residual=config.rgb_residual,
+                    cache_mb=config.rgb_cache_mb)
 
 
 def build_network(config: TrainConfig, layout: Layout, num_classes: int, clip_input: ClipInput, *,
