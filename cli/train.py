@@ -28,7 +28,7 @@ def train_cmd(
     clip_len: int = typer.Option(None, help="Frames sampled per clip."),
     heatmap_mode: str = typer.Option(None, help="Heatmap channels: joints, limbs or both."),
     class_weights: str = typer.Option(None, help="Class weighting: sqrt, inverse or none."),
-    ose_weight: float = typer.Option(None, help="Weight of the OSE loss (0 disables)."),
+    ose_weight: float = typer.Option(None, help="Weight of the orthogonal semantic embedding loss (default 0.1; 0 disables)."),
     label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy."),
     val_fraction: float = typer.Option(None, help="Fraction of training clips carved out for validation when the "
                                                   "dataset has no val split (0: none)."),

@@ -85,7 +85,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision (CUDA only)
     # ---- losses
     class_weights: str = "sqrt"
-    ose_weight: float = 0.0
+    ose_weight: float = 0.1  # the method trains with the OSE loss (DESIGN §7); 0 disables it
     label_smoothing: float = 0.0
     # ---- run
     seed: int = 0
