@@ -97,7 +97,7 @@ def _temperatures(runs: dict[str, Run], config: AdaptConfig) -> dict[str, float]
     return temps
 
 
-def _scores(logits: Logits) -> dict[str, float] | None:
+def hidden_label_scores(logits: Logits) -> dict[str, float] | None:
     """Accuracy (= micro-F1) and macro-F1 against the hidden labels, where the corpus has them."""
     known = logits.hidden_labels >= 0
     if not known.any():
@@ -177,7 +177,7 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
             current = {name: read_run(round_dir / name) for name in names}
             continue
         stats = _select(round_dir, current, config)
-        before = {name: _scores(load_logits(run.path, config.unlabelled_split)) for name, run in current.items()}
+        before = {name: hidden_label_scores(load_logits(run.path, config.unlabelled_split)) for name, run in current.items()}
         adapted = {}
         for name, run in current.items():
             target = round_dir / name
@@ -185,7 +185,7 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
                 log(f"round {r}: fine-tuning {name} on {stats['modalities'][name]['selected']} pseudo-labelled clips")
                 fine_tune(run, round_dir / "pseudo" / f"{name}.csv", target, config)
             adapted[name] = read_run(target)
-        after = {name: _scores(load_logits(run.path, config.unlabelled_split)) for name, run in adapted.items()}
+        after = {name: hidden_label_scores(load_logits(run.path, config.unlabelled_split)) for name, run in adapted.items()}
         for name in names:
             stats["modalities"][name].update({"before": before[name], "after": after[name]})
         atomic_write_text(log_path, json.dumps(stats, indent=2) + "\n")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mgfast.adapt import AdaptConfig, adapt
+from mgfast.adapt import AdaptConfig, adapt, hidden_label_scores
 from mgfast.fuse import FUSED, fuse_runs, write_outputs
 from mgfast.io.atomic import atomic_write_text
 from mgfast.runs import load_logits
@@ -71,14 +71,11 @@ def _adapt_config(size: DemoSize) -> AdaptConfig:
 
 def held_out_scores(run_dir: Path) -> Scores:
     """A run's scores on the test split against the corpus's hidden labels."""
-    from mgfast import metrics
-
     logits = load_logits(run_dir, "test")
-    known = logits.hidden_labels >= 0
-    if not known.any():
+    scores = hidden_label_scores(logits)
+    if scores is None:
         raise ValueError(f"{logits.path}: the test clips have no hidden labels to score against")
-    truth, predicted = logits.hidden_labels[known], logits.logits[known].argmax(1)
-    return Scores(metrics.accuracy(truth, predicted), metrics.macro_f1(truth, predicted, logits.num_classes))
+    return Scores(scores["micro_f1"], scores["macro_f1"])
 
 
 def fused_scores(run_dirs: list[Path], out: Path, *, temperature: bool = True) -> tuple[Scores, Scores]:
