@@ -70,7 +70,8 @@ class TrainConfig:
     batch_size: int = 32  # per process
     eval_batch_size: int | None = None  # per process; default batch_size
     optimizer: str = "sgd"
-    lr: float = 0.2  # for a global batch of lr_batch clips, scaled linearly to the actual global batch
+    lr: float = 0.2  # for a global batch of lr_batch clips, scaled linearly to the actual global batch (0 freezes
+    # the weights: a rerun that only re-estimates batch-norm statistics and rescores)
     lr_batch: int = 256
     momentum: float = 0.9
     nesterov: bool = False
@@ -83,6 +84,8 @@ class TrainConfig:
     min_lr: float = 0.0  # cosine floor, as a fraction of the peak lr
     clip_grad: float = 40.0  # max gradient norm; 0 disables
     amp: bool = True  # mixed precision (CUDA only)
+    precise_bn_batches: int = 16  # training batches per process that re-estimate batch-norm statistics before
+    # each evaluation (mgfast.train.batchnorm); 0 keeps the running averages
     # ---- losses
     class_weights: str = "sqrt"
     ose_weight: float = 0.1  # the method trains with the OSE loss (DESIGN §7); 0 disables it
@@ -127,10 +130,9 @@ class TrainConfig:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)!r}")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size!r}")
-        for key in ("lr", "sigma"):
-            if not (math.isfinite(getattr(self, key)) and getattr(self, key) > 0):
-                raise ValueError(f"{key} must be a positive number, got {getattr(self, key)!r}")
-        for key in ("weight_decay", "warmup_epochs", "min_lr", "clip_grad", "ose_weight", "pseudo_weight",
+        if not (math.isfinite(self.sigma) and self.sigma > 0):
+            raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
+        for key in ("lr", "weight_decay", "warmup_epochs", "min_lr", "clip_grad", "ose_weight", "pseudo_weight",
                     "compact_padding", "momentum", "gamma", "rgb_cache_mb"):
             if not (math.isfinite(getattr(self, key)) and getattr(self, key) >= 0):
                 raise ValueError(f"{key} must be a non-negative number, got {getattr(self, key)!r}")
@@ -142,8 +144,9 @@ class TrainConfig:
         lo, hi = self.area_range
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"area_range must be two fractions 0 < lo <= hi <= 1, got {self.area_range!r}")
-        if self.workers < 0:
-            raise ValueError(f"workers must be >= 0, got {self.workers!r}")
+        for key in ("workers", "precise_bn_batches"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
         if self.modality == "rgb" and self.rgb_residual and self.clip_len < 2:
             raise ValueError(f"rgb_residual needs clip_len >= 2 (one frame minus its own mean is zero), got {self.clip_len}")
         if self.warmup_epochs > self.epochs:

@@ -34,6 +34,7 @@ from mgfast.metrics import accuracy, macro_f1
 from mgfast.runs import RUN_FILE
 from mgfast.train import checkpoint as ckpt
 from mgfast.train import distributed, rundir
+from mgfast.train.batchnorm import recompute_batchnorm_statistics
 from mgfast.train.config import TrainConfig
 from mgfast.train.engine import (Objective, OutOfMemory, amp_enabled, autocast, build_network, inference_loader,
                                     infer, input_dtype, make_input, oom_message)
@@ -123,6 +124,7 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
         model.load_state_dict(initial["model"])
     counts = np.bincount([s.label for s in samples], minlength=num_classes)
     ose = OSELoss(model.feature_dim, num_classes, seed=config.seed) if config.ose_weight > 0 else None
+    ose_origin = _initial_ose(ose, initial, Path(config.init_from)) if initial is not None else None
     objective = Objective(model, class_weights(counts, config.class_weights), config.label_smoothing, ose,
                           config.ose_weight).to(context.device)
     trained = (DistributedDataParallel(objective, device_ids=[context.device] if context.device.type == "cuda" else None)
@@ -175,10 +177,13 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
                    f"{len(splits.val)} validation, {len(splits.test)} test; {kind} on {context.device}, "
                    f"global batch {config.batch_size * context.world_size}, peak lr {lr:.4g}, "
                    f"mixed precision {'on' if amp else 'off'}")
+        if initial is not None:
+            tqdm.write(f"{config.modality}: fine-tuning from {config.init_from}" + (f"; {ose_origin}" if ose_origin else ""))
 
     for epoch in range(start_epoch, config.epochs):
         row = _train_epoch(epoch, config, context, trained, objective, clip_input, train_loader, optimizer, scheduler,
                            scaler, amp)
+        _precise_batchnorm(model, clip_input, train_loader, config, context, amp)
         if val_loader is not None:
             logits = infer(model, val_loader, clip_input, len(val_samples), num_classes, amp=amp, context=context)
             row.update(validation_scores(logits, np.array([s.label for s in val_samples]), num_classes))
@@ -207,6 +212,22 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
         if clips:
             write_split_logits(run_dir, split, clips, model, clip_input, config, dataset, context)
     return run_dir
+
+
+def _initial_ose(ose: OSELoss | None, initial: dict, path: Path) -> str | None:
+    """Loads the source checkpoint's OSE projection into ``ose`` (a fine-tune continues the source's embedding: a
+    fresh random projection would pull the trained features towards random directions); returns what the run
+    log says about it, None when the fine-tune has no OSE loss."""
+    if ose is None:
+        return None
+    if initial.get("ose") is None:
+        return "the source was trained without the OSE loss: its projection starts fresh"
+    try:
+        ose.load_state_dict(initial["ose"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: its OSE projection does not fit this run's ({error}); fine-tune with the "
+                         "source's settings or start a new run without --init-from") from None
+    return "OSE projection loaded from the source"
 
 
 def _train_epoch(epoch: int, config: TrainConfig, context: distributed.Context, trained: torch.nn.Module,
@@ -248,6 +269,18 @@ def _train_epoch(epoch: int, config: TrainConfig, context: distributed.Context, 
     seconds = time.perf_counter() - started
     return {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": loss_sum / clips,
             "train_accuracy": correct / clips, "clips_per_s": clips / seconds, "epoch_s": seconds}
+
+
+def _precise_batchnorm(model: torch.nn.Module, clip_input, loader, config: TrainConfig,
+                       context: distributed.Context, amp: bool) -> None:
+    """Batch-norm statistics of the weights as they are now, from this epoch's first training batches (the
+    same clips and augmentation as training: the loader's randomness is a function of seed, epoch and clip)."""
+    if config.precise_bn_batches == 0:
+        return
+    dtype = input_dtype(amp)
+    inputs = (clip_input.train_batch(batch, context.device, dtype)
+              for _, batch in zip(range(config.precise_bn_batches), loader))
+    recompute_batchnorm_statistics(model, inputs, context, autocast=lambda: autocast(amp, context.device))
 
 
 def validation_scores(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, float]:
