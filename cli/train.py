@@ -32,6 +32,9 @@ def train_cmd(
     label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy."),
     val_fraction: float = typer.Option(None, help="Fraction of training clips carved out for validation when the "
                                                   "dataset has no val split (0: none)."),
+    calib_fraction: float = typer.Option(None, help="Fraction of training clips carved out (by subject, after "
+                                                    "validation) as the calibration split that `mgfast fuse` fits "
+                                                    "temperatures on (default 0.15; 0: none)."),
     split_by: str = typer.Option(None, help="Carve validation by 'subject' or 'video'."),
     split_seed: int = typer.Option(None, help="Seed of the validation carving (keep it equal across modalities)."),
     seed: int = typer.Option(None, help="Seed of initialisation, data order and augmentation."),
@@ -57,7 +60,7 @@ def train_cmd(
     overrides = dict(
         epochs=epochs, batch_size=batch_size, lr=lr, lr_batch=lr_batch, clip_len=clip_len, heatmap_mode=heatmap_mode,
         class_weights=class_weights, ose_weight=ose_weight, label_smoothing=label_smoothing, val_fraction=val_fraction,
-        split_by=split_by, split_seed=split_seed, seed=seed, workers=workers, amp=amp, device=device,
+        calib_fraction=calib_fraction, split_by=split_by, split_seed=split_seed, seed=seed, workers=workers, amp=amp, device=device,
         resume=resume or None, init_from=None if init_from is None else str(init_from.resolve()),
         pseudo_labels=None if pseudo_labels is None else str(pseudo_labels.resolve()), pseudo_weight=pseudo_weight,
         progress=progress, model=None if pretrained is None else {"weights": str(pretrained.resolve())},
@@ -75,7 +78,7 @@ def train_cmd(
 
 def predict_cmd(
     run: Path = typer.Argument(..., help="Run directory written by `mgfast train`."),
-    split: str = typer.Option("test", help="Split to score: train, val or test."),
+    split: str = typer.Option("test", help="Split to score: train, val, calib or test."),
     checkpoint: str = typer.Option("best", help="best, last, or a checkpoint file."),
     dataset: Path = typer.Option(None, help="Dataset directory, if it moved since training."),
     batch_size: int = typer.Option(None, help="Clips per batch per process."),

@@ -117,6 +117,26 @@ def test_one_subject_cannot_be_carved(dataset):
         data.carve_validation(one, val_fraction=0.2)
 
 
+def test_calibration_split_is_carved_by_subject_apart_from_validation(tmp_path):
+    ds = Dataset(make_dataset(tmp_path / "ds", subjects=10, clips_per_subject=3))
+    plain = data.resolve_splits(ds, val_fraction=0.2)
+    splits = data.resolve_splits(ds, val_fraction=0.2, calib_fraction=0.2)
+    subjects = lambda clips: {c.subject for c in clips}  # noqa: E731
+    # Validation is the one carved without a calibration split; calibration takes whole subjects of the rest.
+    assert [c.clip_id for c in splits.val] == [c.clip_id for c in plain.val]
+    assert not subjects(splits.calib) & (subjects(splits.train) | subjects(splits.val))
+    assert sorted(c.clip_id for c in splits.train + splits.calib) == sorted(c.clip_id for c in plain.train)
+    assert len(splits.calib) == 6 and len(splits.val) == 6  # 20 % of the 30 labelled clips: two subjects each
+    again = data.resolve_splits(ds, val_fraction=0.2, calib_fraction=0.2)
+    assert [c.clip_id for c in again.calib] == [c.clip_id for c in splits.calib]
+    assert splits.get("calib") == splits.calib and data.resolve_splits(ds).calib == []
+    others = {frozenset(c.clip_id for c in data.resolve_splits(ds, calib_fraction=0.2, split_seed=s).calib)
+              for s in range(8)}
+    assert len(others) > 1
+    with pytest.raises(ValueError, match="calib split.*--calib-fraction 0"):
+        data.resolve_splits(Dataset(make_dataset(tmp_path / "two", subjects=2)), calib_fraction=0.2)
+
+
 def test_manifest_val_split_is_used(tmp_path):
     ds = Dataset(make_dataset(tmp_path / "ds", val_subjects=2))
     splits = data.resolve_splits(ds, val_fraction=0.2)

@@ -11,9 +11,11 @@ import torch.multiprocessing as mp
 
 from ddp_worker import BATCH, config, frozen_norms, worker
 from mgfast import data
+from mgfast.data.splits import SPLIT_NAMES
 from mgfast.io.dataset import Dataset
 from mgfast.runs import load_logits
 from mgfast.train import predict
+from mgfast.train.config import config_splits
 from mgfast.train.engine import Objective, build_network, make_input
 from tiny_dataset import make_dataset
 
@@ -46,9 +48,9 @@ def test_two_processes_match_one(tmp_path):
 
     # The distributed run wrote one row per clip, scored as one process scores them.
     run = tmp_path / "run"
-    for split in ("train", "val", "test"):
+    for split in SPLIT_NAMES:
         logits = load_logits(run, split)
-        clips = data.resolve_splits(ds).get(split)
+        clips = config_splits(ds, cfg).get(split)
         assert sorted(logits.clip_ids.tolist()) == sorted(c.clip_id for c in clips)
     distributed_test = load_logits(run, "test")
     predict(run, "test", "best", device="cpu")

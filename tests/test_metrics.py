@@ -144,7 +144,36 @@ def test_evaluate_bundles_the_individual_metrics():
     assert m.accuracy == m.micro_f1 == metrics.accuracy(labels, pred)
     assert m.macro_f1 == metrics.macro_f1(labels, pred, 6)
     np.testing.assert_array_equal(m.confusion, metrics.confusion_matrix(labels, pred, 6))
-    assert m.ece == metrics.expected_calibration_error(probs, labels) and m.nll == metrics.nll(probs, labels)
+    assert m.ece_bins == metrics.ece_bins(120) == 4 and m.clips == 120
+    assert m.ece == metrics.expected_calibration_error(probs, labels, 4) and m.nll == metrics.nll(probs, labels)
+    assert m.brier == metrics.brier_score(probs, labels)
+
+
+def test_ece_bins_grow_with_the_clips():
+    assert [metrics.ece_bins(n) for n in (1, 24, 25, 48, 100, 374, 375, 5000)] == [1, 1, 1, 1, 4, 14, 15, 15]
+
+
+def test_brier_score_matches_a_loop():
+    rng = np.random.default_rng(5)
+    probs, labels = random_probs(rng, 50, 4), rng.integers(0, 4, 50)
+    expected = sum(sum((row[c] - (c == y)) ** 2 for c in range(4)) for row, y in zip(probs, labels)) / 50
+    assert metrics.brier_score(probs, labels) == pytest.approx(expected, abs=1e-12)
+    assert metrics.brier_score(np.eye(3), [0, 1, 2]) == 0.0
+    assert metrics.brier_score(np.eye(3), [1, 2, 0]) == pytest.approx(2.0)
+
+
+def test_ece_noise_floor_is_the_ece_of_calibrated_draws():
+    rng = np.random.default_rng(8)
+    probs = random_probs(rng, 48, 6, sharpness=1.5)
+    # Reference: labels drawn from the model itself (perfectly calibrated), ECE averaged over many draws.
+    draws = [metrics.expected_calibration_error(probs, [rng.choice(6, p=row) for row in probs], 15)
+             for _ in range(400)]
+    floor = metrics.ece_noise_floor(probs, 15, draws=2000)
+    # Top-label calibration only needs P(correct) = confidence, which drawing from the full row gives.
+    assert floor == pytest.approx(np.mean(draws), rel=0.06)
+    assert floor > 0.1  # 15 bins over 48 clips: a calibrated model looks badly calibrated
+    assert metrics.ece_noise_floor(probs, 1) < 0.5 * floor
+    assert metrics.ece_noise_floor(np.eye(3), 15) == 0.0
 
 
 def test_bad_input_is_rejected_with_the_fix():

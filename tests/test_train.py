@@ -16,9 +16,11 @@ from mgfast.cli.main import app
 from mgfast.io.dataset import Dataset, layout_to_dict, read_manifest, write_manifest
 from mgfast.layout import MG68, Layout
 from mgfast.runs import load_logits, read_run
+from mgfast.data.splits import SPLIT_NAMES
 from mgfast.train import OutOfMemory, TrainConfig, make_config, predict, presets, train
 from mgfast.train import checkpoint as ckpt
 from mgfast.train.engine import Objective, build_network, make_input
+from mgfast.train.config import config_splits
 from mgfast.train.finetune import fine_tune_config
 from mgfast.train.loop import training_samples
 from mgfast.train.optim import lr_factor, scaled_lr
@@ -140,8 +142,9 @@ def test_each_branch_trains_and_writes_its_run(root, tmp_path, modality):
     assert (run / "curves.png").stat().st_size > 0
     rows = read_metrics(run)
     assert [r["epoch"] for r in rows] == [1] and {"train_loss", "val_accuracy", "val_macro_f1"} <= rows[0].keys()
-    splits = data.resolve_splits(ds)
-    for split in ("train", "val", "test"):
+    splits = config_splits(ds, TrainConfig.from_dict(info.config))
+    assert splits.calib and not {c.subject for c in splits.calib} & {c.subject for c in splits.train + splits.val}
+    for split in SPLIT_NAMES:
         logits = load_logits(run, split)
         clips = splits.get(split)
         assert sorted(logits.clip_ids.tolist()) == sorted(c.clip_id for c in clips)
@@ -202,7 +205,7 @@ def test_resume_equals_an_uninterrupted_run(root, tmp_path, monkeypatch):
         for key, value in a[part].items():
             assert torch.equal(value, b[part][key]), f"{part}.{key}"
     assert without_timing(read_metrics(full)) == without_timing(read_metrics(resumed))
-    for split in ("train", "val", "test"):
+    for split in SPLIT_NAMES:
         np.testing.assert_array_equal(load_logits(full, split).logits, load_logits(resumed, split).logits)
 
 
@@ -228,9 +231,9 @@ def test_init_from_and_pseudo_labels(root, tmp_path, capsys):
     pseudo.write_text("clip_id,label,weight,confidence\nt00_1,1,0.5,0.9\nt00_2,2,0.5,0.8\n")
     cfg = small_config(root, "joint", tmp_path / "ft", epochs=1, lr=0.0,
                        init_from=str(source / "checkpoints" / "best.pt"), pseudo_labels=str(pseudo), pseudo_weight=2.0)
-    samples = training_samples(cfg, ds, data.resolve_splits(ds))
+    samples = training_samples(cfg, ds, config_splits(ds, cfg))
     assert [(s.clip.clip_id, s.label, s.weight) for s in samples[-2:]] == [("t00_1", 1, 1.0), ("t00_2", 2, 1.0)]
-    assert len(samples) == 22  # 20 labelled training clips (one subject carved out for validation) + 2
+    assert len(samples) == 18  # 16 labelled training clips (a subject each carved for validation, calibration) + 2
     capsys.readouterr()
     tuned = train(cfg)
     assert "OSE projection loaded from the source" in capsys.readouterr().out

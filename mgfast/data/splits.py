@@ -1,23 +1,29 @@
-"""Train / validation / test clip lists from a dataset directory, and pseudo-labelled clips for adaptation.
+"""Train / validation / calibration / test clip lists from a dataset directory, and pseudo-labelled clips.
 
 When the manifest has no validation clips, validation is carved out of the training clips by subject (or
 by video): whole groups move to validation, so it measures generalisation to unseen people, as the
-challenge's test split does. The carving depends only on the group names and ``split_seed`` (each group's
-rank is a hash of both), never on the modality or the order of the manifest, so every branch trained on
-one dataset with one ``split_seed`` validates on the same clips and fusion can be fitted on them.
+challenge's test split does. A calibration split is then carved the same way from the training groups
+left: no checkpoint selection, early stopping or adaptation step reads it, so the temperatures and weights
+that fusion fits on it are not fooled by the optimism of the split that checkpoints were chosen on, and,
+being held-out subjects, it sees the subject shift the test split has. The carving depends only on the group
+names and ``split_seed`` (each group's rank is a hash of both and the split's name), never on the modality
+or the order of the manifest, so every branch trained on one dataset with one ``split_seed`` validates and
+calibrates on the same clips.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgfast.io.csvfile import csv_rows, header_key, is_number, parse_int
 from mgfast.io.dataset import MANIFEST_FILE, Clip, Dataset
 
 SPLIT_BY = ("subject", "video")
+SPLIT_NAMES = ("train", "val", "calib", "test")
+"""Every split a run scores: ``val`` selects checkpoints, ``calib`` fits fusion (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -37,37 +43,41 @@ class Splits:
     val: list[Clip]
     test: list[Clip]
     carved: bool
+    calib: list[Clip] = field(default_factory=list)
 
     def get(self, name: str) -> list[Clip]:
-        if name not in ("train", "val", "test"):
-            raise ValueError(f"unknown split {name!r}; expected train, val or test")
+        if name not in SPLIT_NAMES:
+            raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLIT_NAMES)}")
         return getattr(self, name)
 
 
-def _group_rank(group: str, split_seed: int) -> str:
-    return hashlib.sha256(f"{split_seed}\0{group}".encode()).hexdigest()
+def _group_rank(group: str, split_seed: int, salt: str) -> str:
+    return hashlib.sha256(f"{split_seed}\0{salt}{group}".encode()).hexdigest()
 
 
 def carve_validation(clips: list[Clip], *, val_fraction: float, split_by: str = "subject",
-                     split_seed: int = 0) -> tuple[list[Clip], list[Clip]]:
-    """Splits ``clips`` into ``(train, val)`` by whole groups (subjects or videos).
+                     split_seed: int = 0, split: str = "val") -> tuple[list[Clip], list[Clip]]:
+    """Splits ``clips`` into ``(rest, carved)`` by whole groups (subjects or videos).
 
-    Groups are visited in hash order (of ``split_seed`` and the group name); the first always goes to
-    validation, each later one when it brings validation's clip count closer to ``val_fraction`` of the
-    clips. The last group in that order always stays in training.
+    Groups are visited in hash order (of ``split_seed``, the group name and, for any ``split`` but ``val``,
+    the split's name, so the calibration split is drawn independently of validation); the first always goes
+    to the carved split, each later one when it brings the carved clip count closer to ``val_fraction`` of
+    the clips. The last group in that order always stays in ``rest``.
     """
     if split_by not in SPLIT_BY:
         raise ValueError(f"split_by must be one of {', '.join(SPLIT_BY)}, got {split_by!r}")
     if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
+        raise ValueError(f"{split}_fraction must lie in [0, 1), got {val_fraction!r}")
     if val_fraction == 0 or not clips:
         return list(clips), []
+    salt = "" if split == "val" else f"{split}\0"  # "val" keeps the ranks of datasets carved before calib existed
     group_of = {c.clip_id: (c.subject if split_by == "subject" else c.video) for c in clips}
-    groups = sorted(set(group_of.values()), key=lambda g: _group_rank(g, split_seed))
+    groups = sorted(set(group_of.values()), key=lambda g: _group_rank(g, split_seed, salt))
     if len(groups) < 2:
         raise ValueError(
-            f"cannot carve a validation split by {split_by} from {len(groups)} {split_by}: the training clips all "
-            f"share {split_by} {groups[0]!r}; use --split-by video, give the dataset a val split, or --val-fraction 0"
+            f"cannot carve a {split} split by {split_by} from {len(groups)} {split_by}: the training clips left all "
+            f"share {split_by} {groups[0]!r}; use --split-by video, give the dataset more subjects, or "
+            f"--{split}-fraction 0"
         )
     size = {g: 0 for g in groups}
     for group in group_of.values():
@@ -83,9 +93,10 @@ def carve_validation(clips: list[Clip], *, val_fraction: float, split_by: str = 
     return [c for c in clips if group_of[c.clip_id] not in chosen], val
 
 
-def resolve_splits(dataset: Dataset, *, val_fraction: float = 0.2, split_by: str = "subject",
-                   split_seed: int = 0) -> Splits:
-    """The dataset's splits, validation carved from train when the manifest has none.
+def resolve_splits(dataset: Dataset, *, val_fraction: float = 0.2, calib_fraction: float = 0.0,
+                   split_by: str = "subject", split_seed: int = 0) -> Splits:
+    """The dataset's splits: validation carved from train when the manifest has none, then the calibration
+    split carved from the training clips left (``calib_fraction`` of the labelled training clips; 0: none).
 
     Raises ValueError (naming the manifest) when a train or val clip has no label.
     """
@@ -97,9 +108,16 @@ def resolve_splits(dataset: Dataset, *, val_fraction: float = 0.2, split_by: str
             raise ValueError(f"{manifest}: {len(unlabelled)} {name} clip(s) have no label (first {unlabelled[0]}); "
                              "unlabelled clips belong to the test split")
     carved = not val
+    labelled = len(train)
     if carved:
         train, val = carve_validation(train, val_fraction=val_fraction, split_by=split_by, split_seed=split_seed)
-    return Splits(train, val, test, carved)
+    calib: list[Clip] = []
+    if calib_fraction > 0 and train:
+        # The fraction is of all labelled training clips, so a carved validation split does not shrink it.
+        share = min(calib_fraction * labelled / len(train), 0.99)
+        train, calib = carve_validation(train, val_fraction=share, split_by=split_by, split_seed=split_seed,
+                                        split="calib")
+    return Splits(train, val, test, carved, calib)
 
 
 def read_pseudo_labels(path: str | Path, dataset: Dataset, splits: Splits, *, weight_scale: float = 1.0) -> list[Sample]:
@@ -120,7 +138,7 @@ def read_pseudo_labels(path: str | Path, dataset: Dataset, splits: Splits, *, we
         raise ValueError(f"{path}:{line}: header must name the columns clip_id,label[,weight], got {','.join(header)}")
     col = {k: keys.index(k) for k in ("clip_id", "label", "weight") if k in keys}
     by_id = {c.clip_id: c for c in dataset.clips}
-    labelled = {c.clip_id: name for name in ("train", "val") for c in splits.get(name)}
+    labelled = {c.clip_id: name for name in ("train", "val", "calib") for c in splits.get(name)}
     samples: list[Sample] = []
     seen: set[str] = set()
     for line, cells in rows:

@@ -23,7 +23,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 from mgfast.data import BOXES, HEATMAP_MODES, MODALITIES
 from mgfast.data.rgb import IMAGENET_MEAN, IMAGENET_STD
-from mgfast.data.splits import SPLIT_BY
+from mgfast.data.splits import SPLIT_BY, Splits, resolve_splits
+from mgfast.io.dataset import Dataset
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step")
@@ -32,6 +33,10 @@ SELECT_METRICS = ("accuracy", "macro_f1")
 
 RUN_ONLY_KEYS = ("workers", "progress", "resume", "device", "eval_batch_size", "rgb_cache_mb")
 """Keys that may differ between a run and its resumption without changing the result."""
+
+ADDED_KEYS = {"calib_fraction": 0.0, "precise_bn_batches": 0}
+"""Options added after runs were first written, with the value that reproduces such a run: a stored config
+(``run.json``, a checkpoint) that lacks one was made without it."""
 
 
 @dataclass
@@ -60,7 +65,8 @@ class TrainConfig:
     rgb_std: tuple[float, float, float] = IMAGENET_STD
     rgb_residual: bool = False  # rgb: each frame minus the clip's mean frame (static appearance cancels)
     rgb_cache_mb: float = 0.0  # rgb: MiB of decoded crop clips kept per process (loader worker); 0 = off
-    val_fraction: float = 0.2
+    val_fraction: float = 0.2  # validation (checkpoint selection) carved by subject when the manifest has none
+    calib_fraction: float = 0.15  # calibration split (fusion's temperatures and weights), carved after validation
     split_by: str = "subject"
     split_seed: int = 0
     # ---- model
@@ -106,8 +112,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
+        """The config stored as ``values`` (``to_dict``'s output), older ones included (:data:`ADDED_KEYS`)."""
         config = cls()
-        apply_values(config, values, where)
+        apply_values(config, {**ADDED_KEYS, **values}, where)
         return config
 
     def validate(self) -> TrainConfig:
@@ -139,8 +146,12 @@ class TrainConfig:
         for key in ("flip_prob", "label_smoothing"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} must lie in [0, 1], got {getattr(self, key)!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"val_fraction must lie in [0, 1), got {self.val_fraction!r}")
+        for key in ("val_fraction", "calib_fraction"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ValueError(f"{key} must lie in [0, 1), got {getattr(self, key)!r}")
+        if self.val_fraction + self.calib_fraction >= 1:
+            raise ValueError(f"val_fraction + calib_fraction must stay below 1 (training needs clips), got "
+                             f"{self.val_fraction} + {self.calib_fraction}")
         lo, hi = self.area_range
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"area_range must be two fractions 0 < lo <= hi <= 1, got {self.area_range!r}")
@@ -216,6 +227,12 @@ def apply_values(config: TrainConfig, values: dict[str, Any], where: str) -> Non
             config.model = {**config.model, **value}
         else:
             setattr(config, key, value)
+
+
+def config_splits(dataset: Dataset, config: TrainConfig) -> Splits:
+    """The splits of ``dataset`` that a run with ``config`` trains, selects and calibrates on."""
+    return resolve_splits(dataset, val_fraction=config.val_fraction, calib_fraction=config.calib_fraction,
+                          split_by=config.split_by, split_seed=config.split_seed)
 
 
 def presets(modality: str) -> dict[str, dict[str, Any]]:

@@ -26,8 +26,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from mgfast.data import ClipDataset, make_loader, read_pseudo_labels, resolve_splits, set_epoch
-from mgfast.data.splits import Sample, Splits
+from mgfast.data import ClipDataset, make_loader, read_pseudo_labels, set_epoch
+from mgfast.data.splits import SPLIT_NAMES, Sample, Splits
 from mgfast.io.dataset import MANIFEST_FILE, Dataset, layout_to_dict
 from mgfast.losses import OSELoss, class_weights
 from mgfast.metrics import accuracy, macro_f1
@@ -35,13 +35,12 @@ from mgfast.runs import RUN_FILE
 from mgfast.train import checkpoint as ckpt
 from mgfast.train import distributed, rundir
 from mgfast.train.batchnorm import recompute_batchnorm_statistics
-from mgfast.train.config import TrainConfig
+from mgfast.train.config import TrainConfig, config_splits
 from mgfast.train.engine import (Objective, OutOfMemory, amp_enabled, autocast, build_network, inference_loader,
                                     infer, input_dtype, make_input, oom_message)
 from mgfast.train.optim import build_optimizer, build_scheduler, scaled_lr
 from mgfast.train.predict import write_split_logits
 
-SPLIT_NAMES = ("train", "val", "test")
 PROGRESS_EVERY = 10  # steps between progress-bar updates (each reads the running loss back from the device)
 
 
@@ -102,8 +101,7 @@ def train(config: TrainConfig) -> Path:
 
 def _train(config: TrainConfig, context: distributed.Context) -> Path:
     dataset = Dataset(config.dataset)
-    splits = resolve_splits(dataset, val_fraction=config.val_fraction, split_by=config.split_by,
-                            split_seed=config.split_seed)
+    splits = config_splits(dataset, config)
     check_splits(dataset, splits)
     samples = training_samples(config, dataset, splits)
     classes = [asdict(c) for c in dataset.classes]
@@ -174,7 +172,8 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
     if context.is_main:
         kind = f"{context.world_size} processes" if context.distributed else "1 process"
         tqdm.write(f"{config.modality}: {len(samples)} training clips ({len(samples) - len(splits.train)} pseudo-labelled), "
-                   f"{len(splits.val)} validation, {len(splits.test)} test; {kind} on {context.device}, "
+                   f"{len(splits.val)} validation, {len(splits.calib)} calibration, {len(splits.test)} test; "
+                   f"{kind} on {context.device}, "
                    f"global batch {config.batch_size * context.world_size}, peak lr {lr:.4g}, "
                    f"mixed precision {'on' if amp else 'off'}")
         if initial is not None:

@@ -13,13 +13,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from mgfast.data import ClipInput, resolve_splits
+from mgfast.data import ClipInput
 from mgfast.data.splits import Sample
 from mgfast.io.dataset import Clip, Dataset
 from mgfast.runs import RUN_FILE, read_run
 from mgfast.train import checkpoint as ckpt
 from mgfast.train import distributed, rundir
-from mgfast.train.config import TrainConfig
+from mgfast.train.config import TrainConfig, config_splits
 from mgfast.train.engine import (OutOfMemory, amp_enabled, build_network, inference_loader, infer, make_input,
                                     oom_message)
 
@@ -55,8 +55,7 @@ def predict(run_dir: str | Path, split: str = "test", checkpoint: str = "best", 
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(run.config, str(run_dir / RUN_FILE))
     data = Dataset(dataset if dataset is not None else run.dataset)
-    splits = resolve_splits(data, val_fraction=config.val_fraction, split_by=config.split_by,
-                            split_seed=config.split_seed)
+    splits = config_splits(data, config)
     clips = splits.get(split)
     if not clips:
         raise ValueError(f"split {split!r} of {data.root} has no clips; choose another --split")
