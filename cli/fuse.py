@@ -19,27 +19,32 @@ def fuse_cmd(
     out: Path = typer.Option(..., "--out", help="Output directory for submission.csv, fused.npz, report.md, plots."),
     weights: str = typer.Option(None, "--weights", help="One weight per run, in run order, e.g. 0.5,0.3,0.2."),
     search_weights: bool = typer.Option(False, "--search-weights",
-                                        help="Search the weights on the validation split (simplex grid)."),
-    step: float = typer.Option(0.1, "--step", help="Grid step of --search-weights (1/k, e.g. 0.1 or 0.05)."),
+                                        help="Search the weights on the calibration split: a coarse simplex grid "
+                                             "scored by NLL (default: uniform weights)."),
+    step: float = typer.Option(None, "--step", help="Grid step of --search-weights (1/k, e.g. 0.25 or 0.1; "
+                                                     "default 1/(2 x the number of runs))."),
     no_temperature: bool = typer.Option(False, "--no-temperature", help="Keep T = 1 instead of fitting it."),
-    val_split: str = typer.Option("val", "--val-split", help="Split that fits temperatures and weights."),
+    calibration_split: str = typer.Option("calib", "--calibration-split",
+                                          help="Split that fits temperatures (and searched weights): by default "
+                                               "the subjects `mgfast train` held out from training and from "
+                                               "checkpoint selection."),
     test_split: str = typer.Option("test", "--test-split", help="Split written to submission.csv."),
 ) -> None:
     """Fuse RUN... by temperature-scaled soft voting: P = sum_m w_m softmax(z_m / T_m).
 
-    Temperatures are fitted per run on the validation split; weights are uniform unless given or searched.
+    Temperatures are fitted per run on the calibration split; weights are uniform unless given or searched.
     Writes the test split's submission.csv (Id,Target), fused.npz, report.md and PNG plots into --out.
     """
     from mgfast.fuse import fuse_runs, write_outputs
-    from mgfast.report import summary_table
+    from mgfast.report import summary_table, write_report
 
     if weights is not None and search_weights:
         raise typer.BadParameter("give --weights or --search-weights, not both")
     parsed = _parse_weights(weights) if weights is not None else None
     try:
         fusion = fuse_runs(runs, weights=parsed, search=search_weights, step=step, temperature=not no_temperature,
-                           val_split=val_split, test_split=test_split)
-        paths = write_outputs(fusion, out)
+                           calibration_split=calibration_split, test_split=test_split)
+        paths = {**write_outputs(fusion, out), **write_report(fusion, out)}
     except (FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None

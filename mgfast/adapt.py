@@ -48,9 +48,10 @@ class AdaptConfig:
         rounds: number of pseudo-label / fine-tune rounds.
         epochs: fine-tuning epochs per round (None: a quarter of the source run's epochs, at least 1).
         lr_scale: fine-tuning learning rate as a fraction of the source run's.
-        temperatures: scale each teacher by its temperature fitted on the validation split.
+        temperatures: scale each teacher by its temperature fitted on the calibration split.
         weights: teacher weight per modality name (None: equal).
-        unlabelled_split, val_split: where the pseudo labels come from, where temperatures are fitted.
+        unlabelled_split, calibration_split: where the pseudo labels come from, where temperatures are fitted
+            (held-out training subjects that no checkpoint selection read; see :mod:`mgfast.data.splits`).
     """
 
     tau: float = 0.7
@@ -63,7 +64,7 @@ class AdaptConfig:
     temperatures: bool = True
     weights: dict[str, float] | None = None
     unlabelled_split: str = "test"
-    val_split: str = "val"
+    calibration_split: str = "calib"
 
     def __post_init__(self) -> None:
         if self.agree not in AGREE_RULES:
@@ -89,7 +90,7 @@ def _temperatures(runs: dict[str, Run], config: AdaptConfig) -> dict[str, float]
     if not config.temperatures:
         return dict.fromkeys(runs, 1.0)
     temps = {}
-    for name, logits in _aligned(runs, config.val_split).items():
+    for name, logits in _aligned(runs, config.calibration_split).items():
         labelled = logits.labels >= 0
         if not labelled.any():
             raise ValueError(f"{logits.path}: no labelled clips to fit a temperature on; pass --no-temperatures")
@@ -197,7 +198,7 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
 
 def _finished(run_dir: Path, config: AdaptConfig) -> bool:
     """A fine-tuned run is finished once it has predicted the splits that adaptation reads."""
-    return all((run_dir / "logits" / f"{split}.npz").is_file() for split in (config.val_split, config.unlabelled_split))
+    return all((run_dir / "logits" / f"{split}.npz").is_file() for split in (config.calibration_split, config.unlabelled_split))
 
 
 def _point_latest(out: Path, rounds: int) -> None:

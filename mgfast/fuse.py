@@ -2,15 +2,20 @@
 
     P = sum_m w_m softmax(z_m / T_m),   weights normalised to sum 1
 
-``T_m`` is fitted per modality on the labelled validation clips (:func:`mgfast.calibration.fit_temperature`).
-The weights are given, uniform, or searched on the validation split by :func:`search_weights`: every point
-of a grid on the simplex (step 0.1 by default, so single modalities and every mix are candidates) is scored
-by accuracy, ties broken by macro-F1 and then by lower NLL; remaining exact ties go to the weights closest
-to uniform. Accuracy leads because it is the challenge metric; NLL makes the choice among equally accurate
-weightings favour the best-calibrated one instead of an arbitrary grid point.
+``T_m`` is fitted per modality on the labelled clips of the calibration split
+(:func:`mgfast.calibration.fit_temperature`): held-out subjects carved from the training subjects that no
+checkpoint selection, early stopping or adaptation step read (:mod:`mgfast.data.splits`). The validation
+split is no place for it: checkpoints were chosen on it, so its accuracy is optimistic and temperatures fitted
+there sharpen the probabilities that the test split's subject shift already makes overconfident.
+
+The weights are uniform unless given, or searched (opt-in) on the calibration split by
+:func:`search_weights`: a coarse grid on the simplex (step 1/(2M) for M modalities by default, so single
+modalities, equal pairs and the uniform mix are among the candidates) scored by the NLL of the fused probabilities. A proper scoring rule
+over every clip varies far less than accuracy, which on a few dozen clips moves in steps of several points
+and rewards whichever grid point happens to win a few clips.
 
 :func:`fuse_runs` does all of it for a list of run directories; :func:`write_outputs` writes
-``submission.csv``, ``fused.npz`` and the report.
+``submission.csv`` and ``fused.npz``; :mod:`mgfast.report` renders the report.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_path, atomic_write_text
 from mgfast.io.dataset import ClassInfo
-from mgfast.metrics import Metrics, accuracy, check_labels, evaluate, macro_f1, nll
+from mgfast.metrics import Metrics, check_labels, evaluate, nll
 from mgfast.runs import Logits, Run, align_logits, check_same_classes, load_logits, read_run, run_names
 
 FUSED = "fusion"
@@ -37,7 +42,7 @@ FUSED = "fusion"
 HIDDEN_LABELS = "hidden labels (evaluation only)"
 LABELS = "labels"
 SUBMISSION_HEADER = ("Id", "Target")
-DEFAULT_STEP = 0.1
+CALIBRATION_SPLIT = "calib"
 
 
 def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
@@ -90,21 +95,27 @@ def simplex_grid(num_modalities: int, step: float) -> np.ndarray:
     return grid[np.argsort(spread, kind="stable")]
 
 
-def search_weights(probs: Mapping[str, np.ndarray], labels: object, step: float = DEFAULT_STEP) -> dict[str, float]:
-    """The simplex-grid weights that maximise accuracy on ``labels``, then macro-F1, then minimise NLL (see
-    the module docstring). ``probs`` are the (temperature-scaled) probabilities of labelled clips."""
+def default_step(num_modalities: int) -> float:
+    """The weight search's grid step: 1/(2M), the coarsest grid holding the uniform mix of M modalities and
+    every equal pair."""
+    return 1.0 / (2 * num_modalities)
+
+
+def search_weights(probs: Mapping[str, np.ndarray], labels: object, step: float | None = None) -> dict[str, float]:
+    """The simplex-grid weights whose fusion has the lowest NLL on ``labels``; among equal NLLs the grid point
+    closest to uniform. ``probs`` are the (temperature-scaled) probabilities of labelled clips; ``step``
+    defaults to :func:`default_step`."""
     names = list(probs)
+    step = default_step(len(names)) if step is None else step
     stacked = _stack(probs)
     y = check_labels("labels", labels, stacked.shape[2])
     if stacked.shape[1] != y.size:
         raise ValueError(f"probabilities have {stacked.shape[1]} rows but labels has {y.size} entries")
-    best_key, best = None, None
-    for w in simplex_grid(len(names), step):
-        fused = np.tensordot(w, stacked, axes=1)
-        pred = fused.argmax(1)
-        key = (accuracy(y, pred), macro_f1(y, pred, fused.shape[1]), -nll(fused, y))
-        if best_key is None or key > best_key:
-            best_key, best = key, w
+    best_nll, best = math.inf, None
+    for w in simplex_grid(len(names), step):  # most uniform first: a strict improvement is needed to move away
+        value = nll(np.tensordot(w, stacked, axes=1), y)
+        if value < best_nll:
+            best_nll, best = value, w
     return {n: float(v) for n, v in zip(names, best)}
 
 
@@ -180,15 +191,18 @@ class Fusion:
     weights: dict[str, float]
     weight_mode: str  # "given", "uniform" or "searched"
     weight_step: float | None  # grid step of a search
-    val: SplitResult
+    calibration: SplitResult  # where temperatures (and searched weights) were fitted
     test: SplitResult
+
+    @property
+    def splits(self) -> tuple[SplitResult, SplitResult]:
+        return self.calibration, self.test
 
     @property
     def weight_source(self) -> str:
         """How the weights were chosen, in words."""
         if self.weight_mode == "searched":
-            return (f"searched on {self.val.name} (grid step {self.weight_step:g}: accuracy, then macro-F1, "
-                    "then NLL)")
+            return f"searched on {self.calibration.name} (grid step {self.weight_step:g}, lowest NLL)"
         return self.weight_mode
 
     def codes(self, probs: np.ndarray) -> np.ndarray:
@@ -216,15 +230,15 @@ def _split_result(name: str, items: list[Logits], names: list[str], temperatures
 
 
 def fuse_runs(run_dirs: Sequence[str | Path], *, weights: Sequence[float] | None = None, search: bool = False,
-              step: float = DEFAULT_STEP, temperature: bool = True, val_split: str = "val",
+              step: float | None = None, temperature: bool = True, calibration_split: str = CALIBRATION_SPLIT,
               test_split: str = "test") -> Fusion:
-    """Fits temperatures and weights on ``val_split`` and fuses every split.
+    """Fits temperatures (and searched weights) on ``calibration_split`` and fuses it and ``test_split``.
 
     Args:
         run_dirs: training run directories, one per modality (more are allowed, e.g. two seeds).
         weights: one weight per run (normalised), or None for uniform weights or ``search``.
-        search: search the weights on the validation split (exclusive with ``weights``).
-        step: grid step of the weight search.
+        search: search the weights on the calibration split (exclusive with ``weights``).
+        step: grid step of the weight search (default :func:`default_step`).
         temperature: fit one temperature per run; False keeps T = 1.
     """
     if not run_dirs:
@@ -237,41 +251,51 @@ def fuse_runs(run_dirs: Sequence[str | Path], *, weights: Sequence[float] | None
     if FUSED in names:
         raise ValueError(f"a run's modality is called {FUSED!r}, which names the fused model; rename it")
     splits = {}
-    for split in (val_split, test_split):
-        items = align_logits([load_logits(r.path, split) for r in runs])
+    for split in (calibration_split, test_split):
+        items = align_logits([_load_split(r, split) for r in runs])
         for item in items:
             if item.num_classes != len(classes):
                 raise ValueError(f"{item.path} has {item.num_classes} logit columns but its run.json lists "
                                  f"{len(classes)} classes")
         splits[split] = items
-    val = splits[val_split]
-    mask = val[0].labels >= 0
+    fit = splits[calibration_split]
+    mask = fit[0].labels >= 0
     if not mask.any():
-        raise ValueError(f"split {val_split!r} ({val[0].path}) has no labelled clips; temperatures, weights and "
-                         "the report need a labelled validation split")
-    temps = {n: fit_temperature(v.logits[mask], v.labels[mask]) if temperature else 1.0 for n, v in zip(names, val)}
+        raise ValueError(f"split {calibration_split!r} ({fit[0].path}) has no labelled clips; temperatures, weights "
+                         "and the report need a labelled calibration split")
+    temps = {n: fit_temperature(v.logits[mask], v.labels[mask]) if temperature else 1.0 for n, v in zip(names, fit)}
     if weights is not None:
         if len(weights) != len(names):
             raise ValueError(f"{len(weights)} weights for {len(names)} runs; give one weight per run, in run order")
         chosen, mode = normalise_weights(dict(zip(names, weights))), "given"
     elif search:
-        scaled = {n: softmax(v.logits[mask], temps[n]) for n, v in zip(names, val)}
-        chosen, mode = search_weights(scaled, val[0].labels[mask], step), "searched"
+        step = default_step(len(names)) if step is None else step
+        scaled = {n: softmax(v.logits[mask], temps[n]) for n, v in zip(names, fit)}
+        chosen, mode = search_weights(scaled, fit[0].labels[mask], step), "searched"
     else:
         chosen, mode = dict.fromkeys(names, 1.0 / len(names)), "uniform"
     return Fusion(
         runs=runs, names=names, classes=classes, temperatures=temps, temperature_fitted=temperature,
         weights=chosen, weight_mode=mode, weight_step=step if search else None,
-        val=_split_result(val_split, val, names, temps, chosen),
+        calibration=_split_result(calibration_split, fit, names, temps, chosen),
         test=_split_result(test_split, splits[test_split], names, temps, chosen),
     )
 
 
-def write_outputs(fusion: Fusion, out: str | Path) -> dict[str, Path]:
-    """Writes ``submission.csv`` (test split), ``fused.npz`` and the report with its plots into ``out``;
-    returns the written paths by kind."""
-    from mgfast.report import write_report
+def _load_split(run: Run, split: str) -> Logits:
+    try:
+        return load_logits(run.path, split)
+    except FileNotFoundError as error:
+        if split != CALIBRATION_SPLIT:
+            raise
+        raise FileNotFoundError(
+            f"{error}; the run has no calibration split (trained with --calib-fraction 0, or by an mgfast that "
+            "did not carve one): retrain it, or pass --calibration-split val, whose temperatures come out too "
+            "sharp because checkpoints were chosen on it") from None
 
+
+def write_outputs(fusion: Fusion, out: str | Path) -> dict[str, Path]:
+    """Writes ``submission.csv`` (test split) and ``fused.npz`` into ``out``; returns their paths by kind."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     test = fusion.test
@@ -287,4 +311,4 @@ def write_outputs(fusion: Fusion, out: str | Path) -> dict[str, Path]:
             weights=np.asarray([fusion.weights[n] for n in fusion.names]),
             class_codes=np.asarray([c.code for c in fusion.classes], dtype=np.int64),
         )
-    return {"submission": submission, "fused": npz, **write_report(fusion, out)}
+    return {"submission": submission, "fused": npz}

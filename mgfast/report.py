@@ -1,5 +1,7 @@
 """The fusion report: ``report.md`` with metric tables, and PNG plots (fused confusion matrix and
-reliability diagrams before/after temperature scaling) for every split that has labels.
+reliability diagrams before/after temperature scaling) for every split that has labels. It renders a
+:class:`mgfast.fuse.Fusion`; whoever fuses (the CLI, the demo) calls :func:`write_report` after
+:func:`mgfast.fuse.write_outputs`.
 
 Plots are drawn on matplotlib's Agg canvas directly (no pyplot, no display, no global backend switch).
 """
@@ -14,7 +16,6 @@ from matplotlib.figure import Figure
 
 from mgfast.fuse import FUSED, HIDDEN_LABELS, Fusion, SplitResult
 from mgfast.io.atomic import atomic_path, atomic_write_text
-from mgfast.metrics import ECE_BINS
 
 
 def _cell(text: object) -> str:
@@ -95,19 +96,25 @@ def _split_section(fusion: Fusion, split: SplitResult, out: Path) -> tuple[list[
              f"Scored on {split.num_labelled} of {total} clips."]
     if split.label_source == HIDDEN_LABELS:
         lines.append("These labels come with the corpus for evaluation only; no training or fitting step read them.")
-    if split.name == fusion.val.name and fusion.weight_mode == "searched":
-        lines.append("The fusion weights were chosen on this split, so its fusion scores are optimistic.")
+    if split is fusion.calibration:
+        fitted = "temperatures" if fusion.weight_mode != "searched" else "temperatures and weights"
+        lines.append(f"The {fitted} were fitted on this split, so its after-T scores are in-sample.")
     lines.append("")
     rows = []
     for m in models:
         before, after = split.metrics[m]
         rows.append([m, f"{after.micro_f1:.4f}", f"{after.macro_f1:.4f}", f"{before.nll:.4f}", f"{after.nll:.4f}",
-                     f"{before.ece:.4f}", f"{after.ece:.4f}"])
-    lines += _table(["model", "micro-F1 (= accuracy)", "macro-F1", "NLL before T", "NLL after T",
-                     f"ECE before T ({ECE_BINS} bins)", "ECE after T"], rows)
+                     f"{before.brier:.4f}", f"{after.brier:.4f}", f"{before.ece:.4f}", f"{after.ece:.4f}",
+                     f"{after.ece_floor:.4f}"])
+    bins = split.metrics[FUSED][1].ece_bins
+    lines += _table(["model", "micro-F1 (= accuracy)", "macro-F1", "NLL before T", "NLL after T", "Brier before T",
+                     "Brier after T", "ECE before T", "ECE after T", "ECE noise floor"], rows)
     lines += ["F1 and accuracy are computed after temperature scaling; a single modality's arg-max does not "
               "depend on T, the fusion's can. Macro-F1 averages over the classes present in the labels or the "
-              "predictions.", ""]
+              f"predictions. NLL and the Brier score are the calibration measures to read. ECE uses {bins} "
+              f"equal-width confidence bin{'s' if bins > 1 else ''} (one per 25 clips, at most 15) over "
+              f"{split.num_labelled} clips; the noise floor is the mean ECE a perfectly calibrated model with the "
+              "same confidences would score, so an ECE near it says nothing.", ""]
     support = split.metrics[FUSED][1].scores.support
     per_class = [[c.code, c.name, int(support[c.index]),
                   *(f"{split.metrics[m][1].scores.f1[c.index]:.3f}" for m in models)] for c in fusion.classes]
@@ -132,7 +139,7 @@ def write_report(fusion: Fusion, out: str | Path) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if fusion.temperature_fitted:
-        temperatures = f"fitted per modality on `{fusion.val.name}` by minimising NLL"
+        temperatures = f"fitted per modality on `{fusion.calibration.name}` by minimising NLL"
     else:
         temperatures = "off (T = 1), so the before/after columns agree"
     lines = ["# Fusion report", "",
@@ -144,7 +151,7 @@ def write_report(fusion: Fusion, out: str | Path) -> dict[str, Path]:
                     [[n, r.modality, str(r.path.resolve()), f"{fusion.temperatures[n]:.4f}", f"{fusion.weights[n]:.3f}"]
                      for n, r in zip(fusion.names, fusion.runs)])
     paths: dict[str, Path] = {}
-    for split in (fusion.val, fusion.test):
+    for split in fusion.splits:
         section, plots = _split_section(fusion, split, out)
         lines += section
         paths.update(plots)
@@ -154,15 +161,17 @@ def write_report(fusion: Fusion, out: str | Path) -> dict[str, Path]:
 
 
 def summary_table(fusion: Fusion) -> str:
-    """A compact plain-text table for the terminal: per model T, weight and the scores on each labelled split."""
-    splits = [s for s in (fusion.val, fusion.test) if s.label_source is not None]
-    header = ["model", "T", "weight"] + [f"{s.name} {k}" for s in splits for k in ("micro-F1", "macro-F1", "ECE")]
+    """A compact plain-text table for the terminal: per model T, weight and the scores on each labelled split
+    (after temperature scaling)."""
+    splits = [s for s in fusion.splits if s.label_source is not None]
+    keys = ("micro-F1", "macro-F1", "NLL", "Brier", "ECE")
+    header = ["model", "T", "weight"] + [f"{s.name} {k}" for s in splits for k in keys]
     rows = []
     for m in _models(fusion):
         t = f"{fusion.temperatures[m]:.3f}" if m != FUSED else ""
         w = f"{fusion.weights[m]:.2f}" if m != FUSED else ""
-        scores = [f"{v:.4f}" for s in splits for v in (s.metrics[m][1].micro_f1, s.metrics[m][1].macro_f1,
-                                                        s.metrics[m][1].ece)]
+        scores = [f"{v:.4f}" for s in splits for a in [s.metrics[m][1]]
+                  for v in (a.micro_f1, a.macro_f1, a.nll, a.brier, a.ece)]
         rows.append([m, t, w, *scores])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])

@@ -26,13 +26,18 @@ def write_run(path: Path, modality: str, splits: dict[str, dict[str, np.ndarray]
     return path
 
 
-def corpus(rng: np.random.Generator, n_val: int = 300, n_test: int = 200, num_classes: int = len(CODES)):
-    """Clip ids and true labels of a val and a test split; the test labels are hidden (labels -1)."""
+LABELLED = ("val", "calib")
+"""Splits whose labels a run stores; the others' labels are hidden (labels -1)."""
+
+
+def corpus(rng: np.random.Generator, n_val: int = 300, n_test: int = 200, num_classes: int = len(CODES),
+           n_calib: int = 240):
+    """Clip ids and true labels of a val, a calib and a test split."""
     def split(prefix: str, n: int):
         ids = np.asarray([f"{prefix}{v:03d}_{k}" for v, k in zip(rng.integers(0, 50, n), range(1, n + 1))])
         return ids, rng.integers(0, num_classes, n)
 
-    return {"val": split("1", n_val), "test": split("2", n_test)}
+    return {"val": split("1", n_val), "calib": split("3", n_calib), "test": split("2", n_test)}
 
 
 def modality_logits(rng: np.random.Generator, truth: np.ndarray, num_classes: int, skill: float,
@@ -55,8 +60,8 @@ def make_runs(root: Path, specs=(("joint", 2.0, 3.0), ("heatmap", 1.5, 2.0), ("r
         splits = {}
         for split, (ids, truth) in data.items():
             z = modality_logits(rng, truth, len(CODES), skill, over)
-            labels = truth if split == "val" else np.full(truth.size, -1)
-            hidden = np.full(truth.size, -1) if split == "val" else truth
+            labels = truth if split in LABELLED else np.full(truth.size, -1)
+            hidden = np.full(truth.size, -1) if split in LABELLED else truth
             order = rng.permutation(truth.size) if shuffle else np.arange(truth.size)
             splits[split] = {"clip_ids": ids[order], "logits": z[order], "labels": labels[order].astype(np.int64),
                              "hidden_labels": hidden[order].astype(np.int64)}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mgfast.adapt import AdaptConfig, adapt
-from mgfast.calibration import softmax
+from mgfast.calibration import fit_temperature, softmax
 from mgfast.pseudo import select_pseudo_labels
 from mgfast.runs import load_logits, read_run
 
@@ -33,13 +33,14 @@ def write_run(path: Path, modality: str, logits: dict[str, np.ndarray], labels: 
 
 def make_runs(tmp_path: Path, names=("joint", "heatmap", "rgb"), seed=0) -> list[Path]:
     rng = np.random.default_rng(seed)
-    truth = {"val": rng.integers(0, C, 40), "test": rng.integers(0, C, 60)}
-    labels = {"val": truth["val"], "test": np.full(60, -1)}
-    hidden = {"val": np.full(40, -1), "test": truth["test"]}
+    truth = {"val": rng.integers(0, C, 30), "calib": rng.integers(0, C, 40), "test": rng.integers(0, C, 60)}
+    labels = {"val": truth["val"], "calib": truth["calib"], "test": np.full(60, -1)}
+    hidden = {"val": np.full(30, -1), "calib": np.full(40, -1), "test": truth["test"]}
     runs = []
     for name in names:
         logits = {s: rng.normal(0, 1, (len(y), C)) + 3 * np.eye(C)[y] * (rng.random(len(y)) < 0.7)[:, None]
                   for s, y in truth.items()}
+        logits["val"] = 4 * logits["val"]  # the optimistic split checkpoints were chosen on: sharper
         runs.append(write_run(tmp_path / "runs" / name, name, logits, labels, hidden))
     return runs
 
@@ -59,12 +60,12 @@ class FakeFineTune:
         self.calls.append((round_name, source.modality))
         with pseudo_csv.open() as f:
             pseudo = {row["clip_id"]: int(row["label"]) for row in csv.DictReader(f)}
-        logits = {s: load_logits(source.path, s) for s in ("val", "test")}
+        logits = {s: load_logits(source.path, s) for s in ("val", "calib", "test")}
         test = logits["test"].logits.copy()
         for i, cid in enumerate(logits["test"].clip_ids):
             if cid in pseudo:
                 test[i, pseudo[cid]] += 2.0
-        write_run(out_dir, source.modality, {"val": logits["val"].logits, "test": test},
+        write_run(out_dir, source.modality, {"val": logits["val"].logits, "calib": logits["calib"].logits, "test": test},
                   {s: logits[s].labels for s in logits}, {s: logits[s].hidden_labels for s in logits})
         return out_dir
 
@@ -94,6 +95,16 @@ def test_rounds_write_pseudo_sets_logs_and_latest(tmp_path):
         assert sum(entry["per_class"]) == entry["selected"]
         assert 0 <= entry["pseudo_label_accuracy"] <= 1
         assert set(entry["before"]) == {"micro_f1", "macro_f1", "clips"}
+
+
+def test_teacher_temperatures_are_fitted_on_the_calibration_split(tmp_path):
+    runs = make_runs(tmp_path, seed=4)
+    adapt(runs, tmp_path / "adapted", AdaptConfig(tau=0.5, rounds=1), fine_tune=FakeFineTune(), log=lambda _: None)
+    log = json.loads((tmp_path / "adapted" / "round-1" / "log.json").read_text())
+    for run in runs:
+        calib, val = load_logits(run, "calib"), load_logits(run, "val")
+        assert log["temperatures"][run.name] == pytest.approx(fit_temperature(calib.logits, calib.labels))
+        assert log["temperatures"][run.name] != pytest.approx(fit_temperature(val.logits, val.labels), rel=0.05)
 
 
 def test_round_one_pseudo_sets_equal_the_selection_rule(tmp_path):

@@ -20,8 +20,9 @@ def demo_dir(tmp_path_factory):
 
 
 def table_rows(text: str) -> dict[str, list[float]]:
+    """The F1 table (the first of the summary)."""
     rows = {}
-    for name, cells in re.findall(r"^\| (\w+) \| (.+) \|$", text, re.M):
+    for name, cells in re.findall(r"^\| (\w+) \| (.+) \|$", text.split("Calibration")[0], re.M):
         if name != "model":
             rows[name] = [float(c.strip().rstrip("%")) for c in cells.split("|")]
     return rows
@@ -39,6 +40,15 @@ def test_demo_writes_every_stage_and_the_report(demo_dir):
     assert set(rows) == {*MODALITIES, "fusion"}
     assert all(len(v) == 4 and all(0 <= x <= 100 for x in v) for v in rows.values())
     assert table_rows((out / "summary.md").read_text()) == rows
+    # Calibration before and after CMPL: NLL, Brier score and ECE of each branch and the fusion, before → after T.
+    for stage in ("before CMPL", "after CMPL"):
+        section = output.split(f"Calibration {stage}")[1].split("\n\n")[1]
+        cells = {line.split("|")[1].strip(): line.split("|")[3:6] for line in section.splitlines()[2:]}
+        assert set(cells) == {*MODALITIES, "fusion"}
+        for nll, brier, ece in cells.values():
+            assert all(float(v) >= 0 for v in (*nll.split("→"), *brier.split("→")))
+            assert re.fullmatch(r" [\d.]+ → [\d.]+ \([\d.]+\) ", ece)
+    assert "temperatures fitted on the calibration subjects" in output
 
 
 def test_a_rerun_reuses_the_finished_stages(demo_dir):

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import fake_runs
 from mgfast import calibration, fuse, metrics, runs
 from mgfast.cli.main import app
+from mgfast.report import write_report
 
 
 def loop_softmax(row, t=1.0):
@@ -172,23 +173,15 @@ def test_simplex_grid_rejects_steps_that_do_not_divide_one():
 def brute_force_search(probs, y, step):
     names = list(probs)
     n = round(1 / step)
-    best_key, best = None, None
+    best_nll, best = None, None
     candidates = [c for c in itertools.product(range(n + 1), repeat=len(names)) if sum(c) == n]
     uniform = np.full(len(names), 1 / len(names))
     candidates.sort(key=lambda c: float(((np.array(c) / n - uniform) ** 2).sum()))
     for c in candidates:
         fused = sum(c[i] / n * probs[m] for i, m in enumerate(names))
-        pred = fused.argmax(1)
-        acc = float(np.mean(pred == y))
-        present = sorted(set(y.tolist()) | set(pred.tolist()))
-        f1 = []
-        for k in present:
-            tp = np.sum((pred == k) & (y == k))
-            f1.append(2 * tp / (np.sum(pred == k) + np.sum(y == k)))
         nll = -np.mean(np.log(np.maximum(fused[np.arange(y.size), y], 1e-12)))
-        key = (acc, float(np.mean(f1)), -nll)
-        if best_key is None or key > best_key:
-            best_key, best = key, c
+        if best_nll is None or nll < best_nll:
+            best_nll, best = nll, c
     return {m: best[i] / n for i, m in enumerate(names)}
 
 
@@ -201,11 +194,22 @@ def test_weight_search_matches_brute_force_and_beats_every_single_modality(seed)
         z = rng.normal(0, 1, (150, 5))
         z[np.arange(150), y] += skill
         probs[name] = calibration.softmax(z)
-    weights = fuse.search_weights(probs, y, step=0.1)
-    expected = brute_force_search(probs, y, 0.1)
-    assert weights == pytest.approx(expected)
-    fused_acc = metrics.accuracy(y, fuse.fuse_probs(probs, weights).argmax(1))
-    assert fused_acc >= max(metrics.accuracy(y, p.argmax(1)) for p in probs.values())
+    for step in (0.1, 0.25):
+        weights = fuse.search_weights(probs, y, step=step)
+        assert weights == pytest.approx(brute_force_search(probs, y, step))
+        fused_nll = metrics.nll(fuse.fuse_probs(probs, weights), y)
+        assert fused_nll <= min(metrics.nll(p, y) for p in probs.values())
+    # The default grid is coarse (step 1/6 for three modalities) and holds the uniform mix.
+    assert fuse.default_step(3) == pytest.approx(1 / 6) and fuse.default_step(2) == 0.25
+    assert fuse.search_weights(probs, y) == pytest.approx(brute_force_search(probs, y, 1 / 6))
+
+
+def test_weight_search_keeps_uniform_weights_when_modalities_tie():
+    rng = np.random.default_rng(2)
+    p = calibration.softmax(rng.normal(0, 2, (40, 4)))
+    y = rng.integers(0, 4, 40)
+    assert fuse.search_weights({"a": p, "b": p, "c": p}, y) == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
+    assert fuse.search_weights({"a": p, "b": p}, y, step=0.1) == pytest.approx({"a": 0.5, "b": 0.5})
 
 
 # -- submission ---------------------------------------------------------------------------------------------
@@ -342,12 +346,12 @@ def test_fuse_runs_writes_submission_npz_report_and_plots(tmp_path):
     assert result.names == ["joint", "heatmap", "rgb"]
     t = result.temperatures
     for name, path in zip(result.names, paths):
-        val = np.load(path / "logits" / "val.npz")
-        assert t[name] == pytest.approx(calibration.fit_temperature(val["logits"], val["labels"]))
+        calib = np.load(path / "logits" / "calib.npz")
+        assert t[name] == pytest.approx(calibration.fit_temperature(calib["logits"], calib["labels"]))
     assert sum(result.weights.values()) == pytest.approx(1.0)
 
     out = tmp_path / "out"
-    written = fuse.write_outputs(result, out)
+    written = {**fuse.write_outputs(result, out), **write_report(result, out)}
     ids, fused = expected_fusion(paths, "test", [t[n] for n in result.names], [result.weights[n] for n in result.names])
     submission = fuse.read_submission(written["submission"])
     assert list(submission) == ids
@@ -360,9 +364,10 @@ def test_fuse_runs_writes_submission_npz_report_and_plots(tmp_path):
         np.testing.assert_array_equal(npz["class_codes"], fake_runs.CODES)
 
     report = written["report"].read_text()
-    assert "## Split `val`: labels" in report and "## Split `test`: hidden labels (evaluation only)" in report
-    assert "optimistic" in report and "| fusion |" in report
-    for key in ("confusion_val", "reliability_val", "confusion_test", "reliability_test"):
+    assert "## Split `calib`: labels" in report and "## Split `test`: hidden labels (evaluation only)" in report
+    assert "temperatures and weights were fitted on this split" in report and "| fusion |" in report
+    assert "Brier after T" in report and "ECE uses 8 equal-width confidence bins" in report  # 200 test clips
+    for key in ("confusion_calib", "reliability_calib", "confusion_test", "reliability_test"):
         assert written[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({written[key].name})" in report
 
@@ -372,7 +377,8 @@ def test_fuse_runs_writes_submission_npz_report_and_plots(tmp_path):
     after = result.test.metrics[fuse.FUSED][1]
     assert after.accuracy == pytest.approx(np.mean(fused.argmax(1) == hidden))
     assert after.macro_f1 == pytest.approx(metrics.macro_f1(hidden, fused.argmax(1), 5))
-    assert result.test.label_source == fuse.HIDDEN_LABELS and result.val.label_source == fuse.LABELS
+    assert result.test.label_source == fuse.HIDDEN_LABELS and result.calibration.label_source == fuse.LABELS
+    assert after.brier == pytest.approx(metrics.brier_score(fused, hidden))
 
 
 def test_fuse_runs_options(tmp_path):
@@ -381,20 +387,28 @@ def test_fuse_runs_options(tmp_path):
     assert plain.temperatures == {"joint": 1.0, "heatmap": 1.0, "rgb": 1.0}
     assert plain.weights == pytest.approx({"joint": 1 / 3, "heatmap": 1 / 3, "rgb": 1 / 3})
     assert plain.weight_source == "uniform"
-    before, after = plain.val.metrics["joint"]
-    assert before.ece == after.ece
+    before, after = plain.calibration.metrics["joint"]
+    assert before.ece == after.ece and before.brier == after.brier
     given = fuse.fuse_runs(paths, weights=[2, 1, 1])
     assert given.weights == pytest.approx({"joint": 0.5, "heatmap": 0.25, "rgb": 0.25})
-    _, fused = expected_fusion(paths, "val", [given.temperatures[n] for n in given.names], [2, 1, 1])
-    np.testing.assert_allclose(given.val.scaled[fuse.FUSED], fused, rtol=1e-9)
+    _, fused = expected_fusion(paths, "calib", [given.temperatures[n] for n in given.names], [2, 1, 1])
+    np.testing.assert_allclose(given.calibration.scaled[fuse.FUSED], fused, rtol=1e-9)
+    # Temperatures on another labelled split, if asked.
+    on_val = fuse.fuse_runs(paths, calibration_split="val")
+    val = np.load(paths[0] / "logits" / "val.npz")
+    assert on_val.temperatures["joint"] == pytest.approx(calibration.fit_temperature(val["logits"], val["labels"]))
     with pytest.raises(ValueError, match="one weight per run"):
         fuse.fuse_runs(paths, weights=[1, 1])
     with pytest.raises(ValueError, match="not both"):
         fuse.fuse_runs(paths, weights=[1, 1, 1], search=True)
     with pytest.raises(FileNotFoundError, match="train.npz is missing"):
-        fuse.fuse_runs(paths, val_split="train")
+        fuse.fuse_runs(paths, calibration_split="train")
     with pytest.raises(ValueError, match="no labelled clips"):
-        fuse.fuse_runs(paths, val_split="test")
+        fuse.fuse_runs(paths, calibration_split="test")
+    for path in paths:
+        (path / "logits" / "calib.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="calib.npz is missing.*no calibration split.*--calibration-split val"):
+        fuse.fuse_runs(paths)
 
 
 # -- the command ----------------------------------------------------------------------------------------------
@@ -408,11 +422,12 @@ def test_cli_fuses_runs_and_prints_the_table(tmp_path):
     result = runner.invoke(app, ["fuse", *map(str, paths), "--out", str(out), "--search-weights", "--step", "0.05"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:3] == ["model", "T", "weight"] and "val micro-F1" in lines[0] and "test macro-F1" in lines[0]
+    assert lines[0].split()[:3] == ["model", "T", "weight"] and "calib micro-F1" in lines[0]
+    assert "test macro-F1" in lines[0] and "test Brier" in lines[0] and "test NLL" in lines[0]
     assert [line.split()[0] for line in lines[1:4]] == ["joint", "rgb", "fusion"]
     assert f"submission  {out / 'submission.csv'}" in result.output
     assert "grid step 0.05" in result.output
-    for name in ("submission.csv", "fused.npz", "report.md", "confusion_val.png", "reliability_test.png"):
+    for name in ("submission.csv", "fused.npz", "report.md", "confusion_calib.png", "reliability_test.png"):
         assert (out / name).is_file()
     with (out / "submission.csv").open() as f:
         assert next(csv.reader(f)) == ["Id", "Target"]
