@@ -198,7 +198,8 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
 
 def _finished(run_dir: Path, config: AdaptConfig) -> bool:
     """A fine-tuned run is finished once it has predicted the splits that adaptation reads."""
-    return all((run_dir / "logits" / f"{split}.npz").is_file() for split in (config.calibration_split, config.unlabelled_split))
+    return all((run_dir / "logits" / f"{split}.npz").is_file()
+               for split in (config.calibration_split, config.unlabelled_split))
 
 
 def _point_latest(out: Path, rounds: int) -> None:

@@ -105,7 +105,8 @@ def calibration_table(fusion: Fusion, stage: str) -> list[str]:
     for name in [*fusion.names, FUSED]:
         before, after = split.metrics[name]
         t = f"{fusion.temperatures[name]:.2f}" if name in fusion.temperatures else ""
-        lines.append(f"| {name} | {t} | {before.nll:.3f} → {after.nll:.3f} | {before.brier:.3f} → {after.brier:.3f} "
+        lines.append(f"| {name} | {t} | {before.nll:.3f} → {after.nll:.3f} "
+                     f"| {before.brier:.3f} → {after.brier:.3f} "
                      f"| {before.ece:.3f} → {after.ece:.3f} ({after.ece_floor:.3f}) |")
     return lines
 

@@ -10,9 +10,9 @@ there sharpen the probabilities that the test split's subject shift already make
 
 The weights are uniform unless given, or searched (opt-in) on the calibration split by
 :func:`search_weights`: a coarse grid on the simplex (step 1/(2M) for M modalities by default, so single
-modalities, equal pairs and the uniform mix are among the candidates) scored by the NLL of the fused probabilities. A proper scoring rule
-over every clip varies far less than accuracy, which on a few dozen clips moves in steps of several points
-and rewards whichever grid point happens to win a few clips.
+modalities, equal pairs and the uniform mix are among the candidates) scored by the NLL of the fused
+probabilities. A proper scoring rule over every clip varies far less than accuracy, which on a few dozen
+clips moves in steps of several points and rewards whichever grid point happens to win a few clips.
 
 :func:`fuse_runs` does all of it for a list of run directories; :func:`write_outputs` writes
 ``submission.csv`` and ``fused.npz``; :mod:`mgfast.report` renders the report.

@@ -156,17 +156,23 @@ def macro_f1(y_true: object, y_pred: object, num_classes: int) -> float:
     return float(f1[present].mean())
 
 
+def _confidence_bins(confidence: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of ``n_bins`` equal-width bins ``(k/B, (k+1)/B]`` and each confidence's bin index (the first
+    bin also takes confidence 0)."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # side="left" gives i with edges[i-1] < c <= edges[i]: bins closed on the right.
+    return edges, np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+
+
 def reliability(probs: object, labels: object, n_bins: int = ECE_BINS) -> Reliability:
     """Bins clips by top-label confidence into ``n_bins`` equal-width bins ``(k/B, (k+1)/B]`` (the first bin
     also takes confidence 0) and reports each bin's mean confidence, accuracy and size."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
     p, y = _probs(probs, labels)
     confidence = p.max(1)
     correct = (p.argmax(1) == y).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # side="left" gives i with edges[i-1] < c <= edges[i]: bins closed on the right.
-    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    edges, index = _confidence_bins(confidence, n_bins)
     count = np.bincount(index, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(index, confidence, n_bins) / count
@@ -208,16 +214,14 @@ def ece_noise_floor(probs: object, n_bins: int, draws: int = ECE_FLOOR_DRAWS, se
     if p.ndim != 2 or p.shape[0] == 0:
         raise ValueError(f"probs must be a non-empty [N, C] array, got shape {p.shape}")
     confidence = p.max(1)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    count = np.bincount(index, minlength=n_bins)
+    _, index = _confidence_bins(confidence, n_bins)
     conf_sum = np.bincount(index, confidence, n_bins)
     correct = np.random.default_rng(seed).random((draws, confidence.size)) < confidence
     # Per draw and bin: |correct - confidence| summed over the bin's clips, divided by N.
     offsets = np.arange(draws)[:, None] * n_bins + index[None, :]
     hits = np.bincount(offsets.ravel(), correct.ravel().astype(np.float64), draws * n_bins).reshape(draws, n_bins)
     gaps = np.abs(hits - conf_sum[None, :])
-    return float(np.mean(gaps.sum(1)) / count.sum())
+    return float(np.mean(gaps.sum(1)) / confidence.size)
 
 
 def evaluate(probs: object, labels: object) -> Metrics:

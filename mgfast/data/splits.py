@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mgfast.io.csvfile import csv_rows, header_key, is_number, parse_int
@@ -43,7 +43,7 @@ class Splits:
     val: list[Clip]
     test: list[Clip]
     carved: bool
-    calib: list[Clip] = field(default_factory=list)
+    calib: list[Clip]
 
     def get(self, name: str) -> list[Clip]:
         if name not in SPLIT_NAMES:

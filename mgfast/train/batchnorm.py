@@ -11,6 +11,7 @@ weights as they are removes the lag at the cost of a forward pass over those bat
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterable
 
 import torch
@@ -29,12 +30,17 @@ def recompute_batchnorm_statistics(model: nn.Module, inputs: Iterable[torch.Tens
                                    ) -> int:
     """Sets every batch-norm layer's running mean and variance to the average over ``inputs`` (model inputs)
     of the batch statistics the current weights give, averaged over the ranks too; returns how many batches
-    this rank used. The rest of the network runs as in evaluation (dropout off); ``model`` is left in the
-    mode it was in; ``autocast`` makes the context each forward pass runs in (mixed precision). Without batch-norm layers, or with no input, nothing changes and 0 is returned."""
+    this rank used. The rest of the network runs as in evaluation (dropout off), each forward pass inside
+    ``autocast()`` (mixed precision); ``model`` is left in the mode it was in. Without batch-norm layers, or
+    with no input, nothing changes (and ``inputs`` is not read without batch-norm layers)."""
     layers = batchnorm_layers(model)
     if not layers:
         return 0
-    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(), m.momentum) for m in layers]
+    batches = iter(inputs)
+    first = next(batches, None)
+    if first is None:
+        return 0
+    momenta = [m.momentum for m in layers]
     was_training = model.training
     model.eval()
     for m in layers:
@@ -43,20 +49,14 @@ def recompute_batchnorm_statistics(model: nn.Module, inputs: Iterable[torch.Tens
         m.train()
     used = 0
     try:
-        for x in inputs:
+        for x in itertools.chain([first], batches):
             with autocast():
                 model(x)
             used += 1
     finally:
-        for m, (_, _, _, momentum) in zip(layers, saved):
+        for m, momentum in zip(layers, momenta):
             m.momentum = momentum
         model.train(was_training)
-    if used == 0:
-        for m, (mean, var, tracked, _) in zip(layers, saved):
-            m.running_mean.copy_(mean)
-            m.running_var.copy_(var)
-            m.num_batches_tracked.copy_(tracked)
-        return 0
     if context.distributed:  # every rank sees as many batches (the sampler pads), so a plain mean is exact
         for m in layers:
             for stat in (m.running_mean, m.running_var):

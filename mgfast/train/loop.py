@@ -177,7 +177,8 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
                    f"global batch {config.batch_size * context.world_size}, peak lr {lr:.4g}, "
                    f"mixed precision {'on' if amp else 'off'}")
         if initial is not None:
-            tqdm.write(f"{config.modality}: fine-tuning from {config.init_from}" + (f"; {ose_origin}" if ose_origin else ""))
+            origin = f"; {ose_origin}" if ose_origin else ""
+            tqdm.write(f"{config.modality}: fine-tuning from {config.init_from}{origin}")
 
     for epoch in range(start_epoch, config.epochs):
         row = _train_epoch(epoch, config, context, trained, objective, clip_input, train_loader, optimizer, scheduler,
