@@ -36,7 +36,7 @@ from mgfast.data.heatmap import HeatmapInput
 from mgfast.io.atomic import atomic_save_npy
 from mgfast.io.dataset import ClassInfo, Clip, Dataset, write_manifest, write_meta
 from mgfast.layout import MG68
-from mgfast.models import build_model
+from mgfast.branches import build_model
 from mgfast.train import make_config
 
 
@@ -151,7 +151,7 @@ def main() -> None:
           f"{args.clips} clips, batch {args.batch_size}, {args.workers} workers")
     cfg = make_config(".", "heatmap", "unused")
     options = dict(clip_len=cfg.clip_len, train_size=cfg.train_size, test_size=cfg.test_size,
-                   area_range=cfg.area_range, sigma=cfg.sigma)
+                   area_range=cfg.area_range, sigma=cfg.input["sigma"])
     with tempfile.TemporaryDirectory() as tmp:
         dataset = make_keypoint_dataset(Path(tmp) / "ds", args.clips)
         rows = []

@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mgfast.adapt import AdaptConfig, adapt, hidden_label_scores
+from mgfast.branches import NAMES
 from mgfast.fuse import FUSED, Fusion, fuse_runs, write_outputs
 from mgfast.io.atomic import atomic_write_text
 from mgfast.report import write_report
 from mgfast.runs import load_logits
-
-MODALITIES = ("joint", "heatmap", "rgb")
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def run_demo(out: str | Path, size: DemoSize, *, seed: int = 0, log: Callable[[s
     out = Path(out)
     data = prepare_data(out, size, seed, log)
     runs = {}
-    for modality in MODALITIES:
+    for modality in NAMES:
         log(f"training the {modality} branch")
         runs[modality] = train_branch(data, modality, out / "runs" / modality, size, seed)
     log("fusing the trained branches")
@@ -154,10 +153,10 @@ def run_demo(out: str | Path, size: DemoSize, *, seed: int = 0, log: Callable[[s
     adapted = adapt(list(runs.values()), out / "adapted",
                     _adapt_config(size), log=log)
     log("fusing the adapted branches")
-    fusion_after = fuse_into([adapted[m] for m in MODALITIES], out / "fused")
+    fusion_after = fuse_into([adapted[m] for m in NAMES], out / "fused")
     fused_after = fused_scores(fusion_after)[1]
 
-    rows = [(m, held_out_scores(runs[m]), held_out_scores(adapted[m])) for m in MODALITIES]
+    rows = [(m, held_out_scores(runs[m]), held_out_scores(adapted[m])) for m in NAMES]
     rows.append(("fusion", fused_before, fused_after))
     chance = 1 / _num_classes(data)
     lines = [
@@ -207,16 +206,16 @@ def run_ablation(out: str | Path, size: DemoSize, seeds: list[int], log: Callabl
         runs: dict[str, dict[str, Path]] = {}
         for variant, overrides in VARIANTS.items():
             runs[variant] = {}
-            for modality in MODALITIES:
+            for modality in NAMES:
                 log(f"seed {seed}: training {modality} ({variant})")
                 run = train_branch(data, modality, root / "runs" / variant / modality, size, seed, **overrides)
                 runs[variant][modality] = run
                 scores = held_out_scores(run)
                 record(f"{modality}/{variant}/micro", scores.micro_f1)
                 record(f"{modality}/{variant}/macro", scores.macro_f1)
-        full = [runs["full"][m] for m in MODALITIES]
+        full = [runs["full"][m] for m in NAMES]
         adapted = adapt(full, root / "adapted", _adapt_config(size), log=log)
-        for modality in MODALITIES:
+        for modality in NAMES:
             scores = held_out_scores(adapted[modality])
             record(f"{modality}/cmpl/micro", scores.micro_f1)
             record(f"{modality}/cmpl/macro", scores.macro_f1)
@@ -225,7 +224,7 @@ def run_ablation(out: str | Path, size: DemoSize, seeds: list[int], log: Callabl
         record("fusion/micro", scaled.micro_f1)
         record("fusion/macro", scaled.macro_f1)
         record("fusion-no-temperature/micro", plain.micro_f1)
-        record("best-single/micro", max(results[f"{m}/full/micro"][-1] for m in MODALITIES))
+        record("best-single/micro", max(results[f"{m}/full/micro"][-1] for m in NAMES))
         record("fusion/ece-raw", raw.ece)
         record("fusion/ece-scaled", scaled.ece)
 
@@ -245,7 +244,7 @@ def format_ablation(results: dict[str, list[float]], seeds: list[int]) -> str:
 
     lines = [f"Test split of held-out subjects, mean ± sd over seeds {seeds}.", "",
              "| claim | branch | baseline micro / macro | with it micro / macro |", "|---|---|---|---|"]
-    for modality in MODALITIES:
+    for modality in NAMES:
         for claim, without, with_ in (("sqrt class weights", "no-class-weights", "full"),
                                       ("OSE loss", "no-ose", "full"), ("CMPL adaptation", "full", "cmpl")):
             lines.append(f"| {claim} | {modality} | {cell(f'{modality}/{without}/micro')} / {cell(f'{modality}/{without}/macro')} "

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import reference
-from mgfast import data
+from mgfast import branches, data
 from mgfast.data import pose_aug, rgb
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.io.dataset import Dataset, read_manifest, write_manifest
@@ -488,6 +488,6 @@ def test_keypoints_of_another_layout_are_rejected(dataset, tmp_path):
 
 def test_unknown_modality_and_heatmap_mode():
     with pytest.raises(ValueError, match="--modality"):
-        data.check_modality("depth")
+        branches.branch("depth")
     with pytest.raises(ValueError, match="heatmap mode"):
         data.HeatmapInput(MG68, mode="bones")

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mgfast.cli.main import app
-from mgfast.demo import MODALITIES, format_ablation
+from mgfast.branches import NAMES as MODALITIES
+from mgfast.demo import format_ablation
 
 
 @pytest.fixture(scope="module")

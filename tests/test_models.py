@@ -11,7 +11,7 @@ from torch import nn
 from torchvision.models import video as tvv
 
 from mgfast.layout import MG68, Layout
-from mgfast.models import build_model
+from mgfast.branches import build_model
 from mgfast.models.heatmap import Bottleneck3d
 from mgfast.models.joint import bone_parents, skeleton_streams
 

@@ -15,16 +15,9 @@ from mgfast.data.rgb import RGBInput
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.data.splits import Sample, Splits, carve_validation, read_pseudo_labels, resolve_splits
 
-MODALITIES = ("joint", "heatmap", "rgb")
-
 __all__ = [
-    "MODALITIES", "HEATMAP_MODES", "BOXES", "ClipInput", "HeatmapInput", "JointInput", "RGBInput",
+    "HEATMAP_MODES", "BOXES", "ClipInput", "HeatmapInput", "JointInput", "RGBInput",
     "ClipDataset", "collate", "make_loader", "set_epoch", "uniform_sample_indices", "Sample", "Splits",
-    "carve_validation", "read_pseudo_labels", "resolve_splits", "check_modality",
+    "carve_validation", "read_pseudo_labels", "resolve_splits",
 ]
 
-
-def check_modality(modality: str) -> str:
-    if modality not in MODALITIES:
-        raise ValueError(f"unknown modality {modality!r}; choose one of {', '.join(MODALITIES)} (--modality)")
-    return modality

@@ -21,19 +21,22 @@ flipped copy; PoseC3D's keypoint flip uses ``x -> W - x``, one pixel apart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 
 from mgfast.data import pose_aug
-from mgfast.data.inputs import BOXES, keypoints_of
+from mgfast.data.inputs import BOXES, Box, check_padding, keypoints_of
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.io.dataset import Clip, Dataset
 from mgfast.layout import Layout
 from mgfast.ops import render_heatmaps
 
-HEATMAP_MODES = ("joints", "limbs", "both")
+HeatmapMode = Literal["joints", "limbs", "both"]
+HEATMAP_MODES: tuple[str, ...] = get_args(HeatmapMode)
 
 
 class HeatmapInput:
@@ -42,13 +45,16 @@ class HeatmapInput:
     modality = "heatmap"
 
     def __init__(self, layout: Layout, *, clip_len: int = 48, train_size: int = 56, test_size: int = 64,
-                 mode: str = "joints", sigma: float = 0.6, box: str = "compact", compact_padding: float = 0.25,
+                 mode: HeatmapMode = "joints", sigma: float = 0.6, box: Box = "compact", compact_padding: float = 0.25,
                  compact_threshold: float = 10.0, area_range: tuple[float, float] = (0.56, 1.0),
                  aspect_range: tuple[float, float] = (3 / 4, 4 / 3), flip_prob: float = 0.5, test_flip: bool = True):
         if mode not in HEATMAP_MODES:
             raise ValueError(f"heatmap mode must be one of {', '.join(HEATMAP_MODES)}, got {mode!r}")
         if box not in BOXES:
             raise ValueError(f"heatmap box must be one of {', '.join(BOXES)}, got {box!r}")
+        if not (math.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+        check_padding(compact_padding)
         if mode != "joints" and not layout.limbs:
             raise ValueError(f"heatmap mode {mode!r} needs limbs, but layout {layout.name!r} defines none")
         self.layout = layout
@@ -115,3 +121,6 @@ class HeatmapInput:
 
     def views_per_clip(self, num_clips: int) -> int:
         return num_clips * (2 if self.test_flip else 1)
+
+    def network_options(self) -> dict[str, Any]:
+        return {"in_channels": self.channels}

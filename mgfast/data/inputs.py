@@ -7,15 +7,17 @@ expensive part (rendering heatmap volumes, crop-resizing frames) on the training
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import torch
 
 from mgfast.io.dataset import Clip, Dataset
 
-BOXES = ("saliency", "compact")
+Box = Literal["saliency", "compact"]
+BOXES: tuple[str, ...] = get_args(Box)
 """Boxes a clip's keypoints can be normalised to: the saliency box from extraction (hands and face), or
 PoseC3D's compact box around every detected point."""
 
@@ -43,6 +45,16 @@ class ClipInput(Protocol):
     def views_per_clip(self, num_clips: int) -> int:
         """How many views :meth:`eval_views` yields per clip in total."""
         ...
+
+    def network_options(self) -> dict[str, Any]:
+        """Network options that this pipeline's output fixes (e.g. the heatmap volume's channels)."""
+        ...
+
+
+def check_padding(compact_padding: float) -> None:
+    """The compact box's padding is a non-negative fraction of the box."""
+    if not (math.isfinite(compact_padding) and compact_padding >= 0):
+        raise ValueError(f"compact_padding must be a non-negative number, got {compact_padding!r}")
 
 
 def keypoints_of(dataset: Dataset, clip: Clip) -> np.ndarray:

@@ -11,12 +11,13 @@ samplings is also seen flipped when ``test_flip``, and the logits are averaged.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from mgfast.data import pose_aug
-from mgfast.data.inputs import BOXES, keypoints_of
+from mgfast.data.inputs import BOXES, Box, check_padding, keypoints_of
 from mgfast.data.sampling import uniform_sample_indices
 from mgfast.io.dataset import Clip, Dataset
 from mgfast.layout import Layout
@@ -36,10 +37,11 @@ class JointInput:
 
     modality = "joint"
 
-    def __init__(self, layout: Layout, *, clip_len: int = 64, box: str = "saliency", compact_padding: float = 0.25,
+    def __init__(self, layout: Layout, *, clip_len: int = 64, box: Box = "saliency", compact_padding: float = 0.25,
                  flip_prob: float = 0.5, test_flip: bool = True):
         if box not in BOXES:
             raise ValueError(f"joint box must be one of {', '.join(BOXES)}, got {box!r}")
+        check_padding(compact_padding)
         self.layout = layout
         self.clip_len, self.box, self.compact_padding = clip_len, box, compact_padding
         self.flip_prob, self.test_flip = flip_prob, test_flip
@@ -76,3 +78,6 @@ class JointInput:
 
     def views_per_clip(self, num_clips: int) -> int:
         return num_clips * (2 if self.test_flip else 1)
+
+    def network_options(self) -> dict[str, Any]:
+        return {}

@@ -23,6 +23,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,3 +132,6 @@ class RGBInput:
 
     def views_per_clip(self, num_clips: int) -> int:
         return num_clips * (2 if self.test_flip else 1)
+
+    def network_options(self) -> dict[str, Any]:
+        return {}

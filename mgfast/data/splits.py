@@ -17,11 +17,13 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from mgfast.io.csvfile import csv_rows, header_key, is_number, parse_int
 from mgfast.io.dataset import MANIFEST_FILE, Clip, Dataset
 
-SPLIT_BY = ("subject", "video")
+SplitBy = Literal["subject", "video"]
+SPLIT_BY: tuple[str, ...] = get_args(SplitBy)
 SPLIT_NAMES = ("train", "val", "calib", "test")
 """Every split a run scores: ``val`` selects checkpoints, ``calib`` fits fusion (see the module docstring)."""
 

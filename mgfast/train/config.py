@@ -1,9 +1,12 @@
-"""Training configuration: one flat dataclass, filled from a preset, a config file and overrides.
+"""Training configuration: the shared keys as a dataclass, and the branch's ``input`` and ``model`` tables.
 
-Precedence, lowest first: the dataclass defaults, the preset of the modality (``mgfast/configs/<modality>.toml``:
-top-level keys are the ``default`` preset, a ``[<name>]`` table another preset on top of them), a user
-config file (TOML or JSON, the same keys), then explicit overrides (the command line). The model's own
-options sit in a ``model`` table and are passed to :func:`mgfast.models.build_model`.
+Precedence, lowest first: the dataclass defaults (and the defaults of the branch's input pipeline), the
+preset of the modality (``mgfast/configs/<modality>.toml``: top-level keys are the ``default`` preset, a
+``[<name>]`` table another preset on top of them), a user config file (TOML or JSON, the same keys), then
+explicit overrides (the command line). The branch's own options sit in an ``input`` table (passed to its
+input pipeline) and a ``model`` table (passed to its network); :mod:`mgfast.branches` checks both against
+those signatures. Every value is converted to the type its field or parameter declares
+(:mod:`mgfast.coerce`).
 """
 
 from __future__ import annotations
@@ -11,32 +14,48 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from mgfast.data import BOXES, HEATMAP_MODES, MODALITIES
-from mgfast.data.rgb import IMAGENET_MEAN, IMAGENET_STD
-from mgfast.data.splits import SPLIT_BY, Splits, resolve_splits
+from mgfast import branches
+from mgfast.coerce import coerce
+from mgfast.data.splits import SplitBy, Splits, resolve_splits
 from mgfast.io.dataset import Dataset
 
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "step")
-CLASS_WEIGHTS = ("sqrt", "inverse", "none")
-SELECT_METRICS = ("accuracy", "macro_f1")
+Optimizer = Literal["sgd", "adamw"]
+Schedule = Literal["cosine", "step"]
+ClassWeights = Literal["sqrt", "inverse", "none"]
+SelectMetric = Literal["accuracy", "macro_f1"]
+OPTIMIZERS, SCHEDULES = get_args(Optimizer), get_args(Schedule)
+CLASS_WEIGHTS, SELECT_METRICS = get_args(ClassWeights), get_args(SelectMetric)
 
-RUN_ONLY_KEYS = ("workers", "progress", "resume", "device", "eval_batch_size", "rgb_cache_mb")
-"""Keys that may differ between a run and its resumption without changing the result."""
+TABLES = ("input", "model")
+"""The branch's option tables: merged key by key, not replaced, by each layer of the precedence."""
+
+RUN_ONLY_KEYS = ("workers", "progress", "resume", "device", "eval_batch_size")
+"""Keys that may differ between a run and its resumption without changing the result (the branch adds
+``input`` options of its own: :attr:`mgfast.branches.Branch.run_only_inputs`)."""
 
 ADDED_KEYS = {"calib_fraction": 0.0, "precise_bn_batches": 0}
 """Options added after runs were first written, with the value that reproduces such a run: a stored config
 (``run.json``, a checkpoint) that lacks one was made without it."""
+
+FLAT_INPUT_KEYS = {
+    "heatmap_mode": {"heatmap": "mode"}, "sigma": {"heatmap": "sigma"}, "heatmap_box": {"heatmap": "box"},
+    "joint_box": {"joint": "box"}, "compact_padding": {"heatmap": "compact_padding", "joint": "compact_padding"},
+    "rgb_mean": {"rgb": "mean"}, "rgb_std": {"rgb": "std"}, "rgb_residual": {"rgb": "residual"},
+    "rgb_cache_mb": {"rgb": "cache_mb"},
+}
+"""Input options that configs written before the ``input`` table held as top-level keys (stored runs, user
+files): key -> {branch: its ``input`` option}. A key of another branch is dropped, as it never applied."""
 
 
 @dataclass
@@ -56,26 +75,18 @@ class TrainConfig:
     test_flip: bool = True  # also average over the horizontally flipped copy at test time
     flip_prob: float = 0.5
     area_range: tuple[float, float] = (0.56, 1.0)  # random resized crop area fraction (heatmap, rgb)
-    heatmap_mode: str = "joints"  # joints | limbs | both (channels concatenated)
-    sigma: float = 0.6
-    compact_padding: float = 0.25
-    joint_box: str = "saliency"  # saliency | compact
-    heatmap_box: str = "compact"  # compact (PoseC3D) | saliency
-    rgb_mean: tuple[float, float, float] = IMAGENET_MEAN
-    rgb_std: tuple[float, float, float] = IMAGENET_STD
-    rgb_residual: bool = False  # rgb: each frame minus the clip's mean frame (static appearance cancels)
-    rgb_cache_mb: float = 0.0  # rgb: MiB of decoded crop clips kept per process (loader worker); 0 = off
     val_fraction: float = 0.2  # validation (checkpoint selection) carved by subject when the manifest has none
     calib_fraction: float = 0.15  # calibration split (fusion's temperatures and weights), carved after validation
-    split_by: str = "subject"
+    split_by: SplitBy = "subject"
     split_seed: int = 0
-    # ---- model
-    model: dict[str, Any] = field(default_factory=dict)
+    # ---- the branch's tables
+    input: dict[str, Any] = field(default_factory=dict)  # the input pipeline's options, defaults filled in
+    model: dict[str, Any] = field(default_factory=dict)  # the network's options
     # ---- optimisation
     epochs: int = 24
     batch_size: int = 32  # per process
     eval_batch_size: int | None = None  # per process; default batch_size
-    optimizer: str = "sgd"
+    optimizer: Optimizer = "sgd"
     lr: float = 0.2  # for a global batch of lr_batch clips, scaled linearly to the actual global batch (0 freezes
     # the weights: a rerun that only re-estimates batch-norm statistics and rescores)
     lr_batch: int = 256
@@ -83,7 +94,7 @@ class TrainConfig:
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 3e-4
-    schedule: str = "cosine"
+    schedule: Schedule = "cosine"
     milestones: tuple[int, ...] = ()  # step schedule: epochs at which the lr is multiplied by gamma
     gamma: float = 0.1
     warmup_epochs: float = 0.0
@@ -93,14 +104,14 @@ class TrainConfig:
     precise_bn_batches: int = 16  # training batches per process that re-estimate batch-norm statistics before
     # each evaluation (mgfast.train.batchnorm); 0 keeps the running averages
     # ---- losses
-    class_weights: str = "sqrt"
+    class_weights: ClassWeights = "sqrt"
     ose_weight: float = 0.1  # the method trains with the OSE loss (DESIGN §7); 0 disables it
     label_smoothing: float = 0.0
     # ---- run
     seed: int = 0
     workers: int = 4
     device: str = "auto"
-    select_metric: str = "accuracy"
+    select_metric: SelectMetric = "accuracy"
     progress: bool = True
     resume: bool = False
     init_from: str | None = None
@@ -112,35 +123,37 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
-        """The config stored as ``values`` (``to_dict``'s output), older ones included (:data:`ADDED_KEYS`)."""
-        config = cls()
+        """The config stored as ``values`` (``to_dict``'s output), older ones included (:data:`ADDED_KEYS`,
+        :data:`FLAT_INPUT_KEYS`; input options added since take their defaults)."""
+        config = cls(modality=values.get("modality", ""))
         apply_values(config, {**ADDED_KEYS, **values}, where)
+        if config.modality:
+            config.input = {**input_defaults(config.modality), **config.input}
         return config
 
     def validate(self) -> TrainConfig:
-        """Checks every value; raises ValueError naming the option and its allowed values."""
+        """Checks every value; raises ValueError naming the option and its allowed values. The ``input`` table
+        is completed with the pipeline's defaults."""
         if not self.dataset:
             raise ValueError("no dataset directory given")
-        if self.modality not in MODALITIES:
-            raise ValueError(f"unknown modality {self.modality!r}; choose one of {', '.join(MODALITIES)} (--modality)")
+        branch = branches.branch(self.modality)
         if not self.out:
             raise ValueError("no run directory given (--out)")
-        choices = {"heatmap_mode": HEATMAP_MODES, "joint_box": BOXES, "heatmap_box": BOXES, "split_by": SPLIT_BY,
-                   "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "class_weights": CLASS_WEIGHTS,
-                   "select_metric": SELECT_METRICS}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
+        for key, hint in _HINTS.items():
+            setattr(self, key, coerce(getattr(self, key), hint, key))
+        self.input = {**input_defaults(self.modality), **branch.check_input_options(self.input, self.modality)}
+        unknown = sorted(set(self.model) - set(branch.network_options()))
+        if unknown:
+            raise ValueError(f"unknown {self.modality} model option(s) {', '.join(unknown)}; accepted: "
+                             f"{', '.join(branch.network_options())}")
         for key in ("clip_len", "train_size", "test_size", "num_clips", "val_num_clips", "epochs", "batch_size",
                     "lr_batch"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)!r}")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size!r}")
-        if not (math.isfinite(self.sigma) and self.sigma > 0):
-            raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         for key in ("lr", "weight_decay", "warmup_epochs", "min_lr", "clip_grad", "ose_weight", "pseudo_weight",
-                    "compact_padding", "momentum", "gamma", "rgb_cache_mb"):
+                    "momentum", "gamma"):
             if not (math.isfinite(getattr(self, key)) and getattr(self, key) >= 0):
                 raise ValueError(f"{key} must be a non-negative number, got {getattr(self, key)!r}")
         for key in ("flip_prob", "label_smoothing"):
@@ -158,8 +171,6 @@ class TrainConfig:
         for key in ("workers", "precise_bn_batches"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
-        if self.modality == "rgb" and self.rgb_residual and self.clip_len < 2:
-            raise ValueError(f"rgb_residual needs clip_len >= 2 (one frame minus its own mean is zero), got {self.clip_len}")
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -167,66 +178,48 @@ class TrainConfig:
         return self
 
     def result_keys(self) -> dict[str, Any]:
-        """The values that determine a run's result (all but :data:`RUN_ONLY_KEYS`)."""
-        return {k: v for k, v in self.to_dict().items() if k not in RUN_ONLY_KEYS}
+        """The values that determine a run's result (all but :data:`RUN_ONLY_KEYS` and the branch's run-only
+        input options)."""
+        values = {k: v for k, v in self.to_dict().items() if k not in RUN_ONLY_KEYS}
+        if self.modality in branches.BRANCHES:
+            run_only = branches.branch(self.modality).run_only_inputs
+            values["input"] = {k: v for k, v in self.input.items() if k not in run_only}
+        return values
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_HINTS = typing.get_type_hints(TrainConfig)
 
 
-def _coerce(key: str, value: Any, where: str) -> Any:
-    """``value`` converted to the type of field ``key`` (TOML/JSON give lists for tuples, ints for floats)."""
-    current = getattr(TrainConfig(), key)
-    kind = _FIELDS[key].type
-    try:
-        if key == "model":
-            if not isinstance(value, dict):
-                raise TypeError
-            return dict(value)
-        if value is None:
-            if "None" not in str(kind):
-                raise TypeError
-            return None
-        if isinstance(current, bool):
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if isinstance(current, tuple) or "tuple" in str(kind):
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-                raise TypeError
-            items = tuple(value)
-            if "int" in str(kind):
-                return tuple(_exact_int(v) for v in items)
-            return tuple(float(v) for v in items)
-        if "int" in str(kind) and "float" not in str(kind):
-            return _exact_int(value)
-        if isinstance(current, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError
-            return float(value)
-        if not isinstance(value, str):
-            raise TypeError
-        return value
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: {key} = {value!r} has the wrong type (expected {kind})") from None
+def input_defaults(modality: str) -> dict[str, Any]:
+    """The defaults of the ``input`` table of branch ``modality``: those of its pipeline's signature."""
+    return {name: parameter.default for name, parameter in branches.branch(modality).input_options().items()
+            if parameter.default is not parameter.empty}
 
 
-def _exact_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError
-    return value
+def _unflatten(config: TrainConfig, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the top-level input options of older configs (:data:`FLAT_INPUT_KEYS`) moved into the
+    ``input`` table of ``config``'s branch (or dropped where they belong to another branch)."""
+    flat = {key: values[key] for key in FLAT_INPUT_KEYS if key in values}
+    if not flat:
+        return values
+    moved = {FLAT_INPUT_KEYS[key][config.modality]: value for key, value in flat.items()
+             if config.modality in FLAT_INPUT_KEYS[key]}
+    rest = {key: value for key, value in values.items() if key not in flat}
+    return {**rest, "input": {**moved, **rest.get("input", {})}}
 
 
 def apply_values(config: TrainConfig, values: dict[str, Any], where: str) -> None:
-    """Sets ``config``'s fields from ``values``; a ``model`` table is merged key by key."""
-    for key, value in values.items():
-        if key not in _FIELDS:
-            raise ValueError(f"{where}: unknown option {key!r}; known options: {', '.join(sorted(_FIELDS))}")
-        value = _coerce(key, value, where)
-        if key == "model":
-            config.model = {**config.model, **value}
-        else:
-            setattr(config, key, value)
+    """Sets ``config``'s fields from ``values``, converted to their declared types; the ``input`` and ``model``
+    tables are merged key by key."""
+    for key, value in _unflatten(config, values).items():
+        if key not in _HINTS:
+            raise ValueError(f"{where}: unknown option {key!r}; known options: {', '.join(sorted(_HINTS))}")
+        value = coerce(value, _HINTS[key], f"{where}: {key}")
+        if key == "input" and config.modality in branches.BRANCHES:
+            value = branches.branch(config.modality).check_input_options(value, where)
+        if key in TABLES:
+            value = {**getattr(config, key), **value}
+        setattr(config, key, value)
 
 
 def config_splits(dataset: Dataset, config: TrainConfig) -> Splits:
@@ -237,14 +230,16 @@ def config_splits(dataset: Dataset, config: TrainConfig) -> Splits:
 
 def presets(modality: str) -> dict[str, dict[str, Any]]:
     """The presets shipped for ``modality``: name -> values (each preset already merged over ``default``)."""
+    branches.branch(modality)
     text = resources.files("mgfast.configs").joinpath(f"{modality}.toml").read_text()
     table = tomllib.loads(text)
-    base = {k: v for k, v in table.items() if not (isinstance(v, dict) and k != "model")}
+    base = {k: v for k, v in table.items() if not (isinstance(v, dict) and k not in TABLES)}
     named = {"default": base}
     for name, values in table.items():
-        if isinstance(values, dict) and name != "model":
+        if isinstance(values, dict) and name not in TABLES:
             merged = {**base, **values}
-            merged["model"] = {**base.get("model", {}), **values.get("model", {})}
+            for key in TABLES:
+                merged[key] = {**base.get(key, {}), **values.get(key, {})}
             named[name] = merged
     return named
 
@@ -271,8 +266,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def make_config(dataset: str | Path, modality: str, out: str | Path, *, preset: str = "default",
                 config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
     """A validated config: ``modality``'s ``preset``, then ``config_file``, then ``overrides`` (None = unset)."""
-    if modality not in MODALITIES:
-        raise ValueError(f"unknown modality {modality!r}; choose one of {', '.join(MODALITIES)} (--modality)")
     available = presets(modality)
     if preset not in available:
         raise ValueError(f"unknown preset {preset!r} for {modality}; choose one of {', '.join(available)}")

@@ -4,17 +4,18 @@ training objective, mixed precision, and test-time inference with view averaging
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import numpy as np
 import torch
 from torch import nn
 
-from mgfast.data import ClipDataset, ClipInput, HeatmapInput, JointInput, RGBInput, make_loader
+from mgfast.branches import branch
+from mgfast.data import ClipDataset, ClipInput, make_loader
 from mgfast.data.splits import Sample
 from mgfast.io.dataset import Dataset
 from mgfast.layout import Layout
 from mgfast.losses import OSELoss, WeightedCrossEntropy
-from mgfast.models import build_model
 from mgfast.train.config import TrainConfig
 from mgfast.train.distributed import Context, all_gather_objects
 
@@ -30,31 +31,18 @@ def oom_message(config: TrainConfig, batch_size: int) -> str:
 
 
 def make_input(config: TrainConfig, layout: Layout) -> ClipInput:
-    """The branch's input pipeline with the config's sizes and augmentation."""
-    if config.modality == "heatmap":
-        return HeatmapInput(layout, clip_len=config.clip_len, train_size=config.train_size, test_size=config.test_size,
-                            mode=config.heatmap_mode, sigma=config.sigma, box=config.heatmap_box,
-                            compact_padding=config.compact_padding,
-                            area_range=config.area_range, flip_prob=config.flip_prob, test_flip=config.test_flip)
-    if config.modality == "joint":
-        return JointInput(layout, clip_len=config.clip_len, box=config.joint_box, compact_padding=config.compact_padding,
-                          flip_prob=config.flip_prob, test_flip=config.test_flip)
-    return RGBInput(clip_len=config.clip_len, train_size=config.train_size, test_size=config.test_size,
-                    area_range=config.area_range, flip_prob=config.flip_prob, test_flip=config.test_flip,
-                    mean=config.rgb_mean, std=config.rgb_std, residual=config.rgb_residual,
-                    cache_mb=config.rgb_cache_mb)
+    """The branch's input pipeline with the config's sizes, augmentation and ``input`` table."""
+    return branch(config.modality).make_input(layout, dataclasses.asdict(config), config.input)
 
 
 def build_network(config: TrainConfig, layout: Layout, num_classes: int, clip_input: ClipInput, *,
                   pretrained: bool = True) -> nn.Module:
     """The branch's network; ``pretrained=False`` skips the ``weights`` file of the model options (the caller
     loads a checkpoint over them)."""
-    options = dict(config.model)
+    options = {**clip_input.network_options(), **config.model}
     if not pretrained:
         options.pop("weights", None)
-    if isinstance(clip_input, HeatmapInput):
-        options.setdefault("in_channels", clip_input.channels)
-    return build_model(config.modality, layout=layout, num_classes=num_classes, **options)
+    return branch(config.modality).build_network(layout, num_classes, options)
 
 
 class Objective(nn.Module):
