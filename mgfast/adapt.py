@@ -30,7 +30,8 @@ from mgfast import metrics
 from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
 from mgfast.pseudo import AGREE_RULES, select_pseudo_labels
-from mgfast.runs import Logits, Run, align_logits, check_same_classes, load_logits, read_run, run_names
+from mgfast.runs import (Logits, Run, align_logits, check_same_classes, hidden_label_scores, load_logits, read_run,
+                         run_names)
 
 SETTINGS_FILE = "adapt.json"
 ROUND_LOG = "log.json"
@@ -96,16 +97,6 @@ def _temperatures(runs: dict[str, Run], config: AdaptConfig) -> dict[str, float]
             raise ValueError(f"{logits.path}: no labelled clips to fit a temperature on; pass --no-temperatures")
         temps[name] = fit_temperature(logits.logits[labelled], logits.labels[labelled])
     return temps
-
-
-def hidden_label_scores(logits: Logits) -> dict[str, float] | None:
-    """Accuracy (= micro-F1) and macro-F1 against the hidden labels, where the corpus has them."""
-    known = logits.hidden_labels >= 0
-    if not known.any():
-        return None
-    truth, predicted = logits.hidden_labels[known], logits.logits[known].argmax(1)
-    return {"micro_f1": metrics.accuracy(truth, predicted),
-            "macro_f1": metrics.macro_f1(truth, predicted, logits.num_classes), "clips": int(known.sum())}
 
 
 def _write_pseudo_csv(path: Path, clip_ids: np.ndarray, selection, weight: float) -> None:

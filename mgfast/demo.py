@@ -21,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mgfast.adapt import AdaptConfig, adapt, hidden_label_scores
+from mgfast.adapt import AdaptConfig, adapt
 from mgfast.branches import NAMES
 from mgfast.fuse import FUSED, Fusion, fuse_runs, write_outputs
 from mgfast.io.atomic import atomic_write_text
 from mgfast.report import write_report
-from mgfast.runs import load_logits
+from mgfast.runs import hidden_label_scores, load_logits
 
 
 @dataclass(frozen=True)

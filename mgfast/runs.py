@@ -1,10 +1,13 @@
-"""Reading training run directories and their logits files.
+"""The run directory: the one module that writes and reads what ``mgfast train`` leaves behind.
 
-A run directory (written by ``mgfast train``) holds::
+::
 
-    RUN/run.json              {"modality", "dataset", "layout", "classes", "config"}
-    RUN/logits/<split>.npz    clip_ids (str [N]), logits (float32 [N, C]), labels (int64 [N], -1 = unlabelled),
-                              hidden_labels (int64 [N], -1 = unknown; evaluation only, never for training)
+    RUN/run.json                {"modality", "dataset", "layout", "classes", "config"}
+    RUN/checkpoints/{best,last}.pt
+    RUN/metrics.jsonl           one JSON object per epoch
+    RUN/curves.png              loss and validation metrics per epoch (mgfast.train.curves)
+    RUN/logits/<split>.npz      clip_ids (str [N]), logits (float32 [N, C]), labels (int64 [N], -1 = unlabelled),
+                                hidden_labels (int64 [N], -1 = unknown; evaluation only, never for training)
 
 Fusion and pseudo-labelling combine several runs; :func:`align_logits` checks that they score the same
 clips over the same classes and puts every run's rows in one clip order.
@@ -14,14 +17,19 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mgfast.io.dataset import ClassInfo
+from mgfast import metrics
+from mgfast.io.atomic import atomic_path, atomic_write_text
+from mgfast.io.dataset import ClassInfo, Clip, Dataset, layout_to_dict
 
 RUN_FILE = "run.json"
+CHECKPOINTS = "checkpoints"
+METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "curves.png"
 LOGITS_DIR = "logits"
 LOGITS_KEYS = ("clip_ids", "logits", "labels", "hidden_labels")
 
@@ -55,6 +63,37 @@ class Logits:
     def take(self, rows: np.ndarray) -> Logits:
         """The same file's data restricted to (or reordered by) ``rows``."""
         return Logits(self.path, self.clip_ids[rows], self.logits[rows], self.labels[rows], self.hidden_labels[rows])
+
+
+# ---- writing
+
+
+def checkpoint_path(run_dir: Path, name: str) -> Path:
+    """``best`` or ``last`` within the run, or any other path as given."""
+    return run_dir / CHECKPOINTS / f"{name}.pt" if name in ("best", "last") else Path(name)
+
+
+def write_run_file(run_dir: Path, *, modality: str, dataset: Dataset, config: dict) -> None:
+    info = {"modality": modality, "dataset": str(dataset.root.resolve()), "layout": layout_to_dict(dataset.layout),
+            "classes": [asdict(c) for c in dataset.classes], "config": config}
+    atomic_write_text(run_dir / RUN_FILE, json.dumps(info, indent=2) + "\n")
+
+
+def write_metrics(run_dir: Path, history: list[dict]) -> None:
+    atomic_write_text(run_dir / METRICS_FILE, "".join(json.dumps(row) + "\n" for row in history))
+
+
+def write_logits(run_dir: Path, split: str, clips: list[Clip], labels: np.ndarray, logits: np.ndarray) -> Path:
+    """``RUN/logits/<split>.npz`` with the keys :func:`load_logits` reads; returns its path."""
+    path = run_dir / LOGITS_DIR / f"{split}.npz"
+    hidden = np.array([-1 if c.hidden_label is None else c.hidden_label for c in clips], np.int64)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, clip_ids=np.array([c.clip_id for c in clips], dtype=str), logits=logits.astype(np.float32),
+                 labels=labels.astype(np.int64), hidden_labels=hidden)
+    return path
+
+
+# ---- reading
 
 
 def read_run(run_dir: str | Path) -> Run:
@@ -119,6 +158,16 @@ def load_logits(run_dir: str | Path, split: str) -> Logits:
     if len(set(ids.tolist())) != n:
         raise ValueError(f"{path}: clip ids are not unique")
     return Logits(path, ids, z.astype(np.float32), y.astype(np.int64), h.astype(np.int64))
+
+
+def hidden_label_scores(logits: Logits) -> dict[str, float] | None:
+    """Accuracy (= micro-F1) and macro-F1 against the hidden labels, where the corpus has them."""
+    known = logits.hidden_labels >= 0
+    if not known.any():
+        return None
+    truth, predicted = logits.hidden_labels[known], logits.logits[known].argmax(1)
+    return {"micro_f1": metrics.accuracy(truth, predicted),
+            "macro_f1": metrics.macro_f1(truth, predicted, logits.num_classes), "clips": int(known.sum())}
 
 
 def run_names(runs: list[Run]) -> list[str]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgfast.runs import RUN_FILE, Run
-from mgfast.train import rundir
+from mgfast.runs import RUN_FILE, Run, checkpoint_path
 from mgfast.train.config import TrainConfig
 from mgfast.train.loop import train
 
@@ -21,7 +20,7 @@ def fine_tune_config(source: Run, pseudo_csv: Path, out_dir: Path, *, epochs: in
         "dataset": str(source.dataset), "out": str(out_dir), "epochs": n, "lr": base.lr * lr_scale,
         "warmup_epochs": min(base.warmup_epochs, n / 4),
         "milestones": [max(1, round(m * n / base.epochs)) for m in base.milestones],
-        "init_from": str(rundir.checkpoint_path(source.path, "best")), "pseudo_labels": str(pseudo_csv),
+        "init_from": str(checkpoint_path(source.path, "best")), "pseudo_labels": str(pseudo_csv),
         "pseudo_weight": 1.0, "resume": (Path(out_dir) / RUN_FILE).is_file(),
     })
     return config.validate()

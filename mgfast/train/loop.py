@@ -31,9 +31,10 @@ from mgfast.data.splits import SPLIT_NAMES, Sample, Splits
 from mgfast.io.dataset import MANIFEST_FILE, Dataset, layout_to_dict
 from mgfast.losses import OSELoss, class_weights
 from mgfast.metrics import accuracy, macro_f1
-from mgfast.runs import RUN_FILE
+from mgfast.runs import RUN_FILE, checkpoint_path, write_metrics, write_run_file
 from mgfast.train import checkpoint as ckpt
-from mgfast.train import distributed, rundir
+from mgfast.train import distributed
+from mgfast.train.curves import plot_curves
 from mgfast.train.batchnorm import recompute_batchnorm_statistics
 from mgfast.train.config import TrainConfig, config_splits
 from mgfast.train.engine import (Objective, OutOfMemory, amp_enabled, autocast, build_network, inference_loader,
@@ -78,7 +79,7 @@ def _prepare_run_dir(config: TrainConfig, dataset: Dataset, context: distributed
                              "(repeat the original command with --resume) or choose another --out")
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        rundir.write_run_file(run_dir, modality=config.modality, dataset=dataset, config=config.to_dict())
+        write_run_file(run_dir, modality=config.modality, dataset=dataset, config=config.to_dict())
     distributed.barrier(context)
     return run_dir
 
@@ -146,7 +147,7 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
     start_epoch, history, best = 0, [], None
-    last_path = rundir.checkpoint_path(run_dir, "last")
+    last_path = checkpoint_path(run_dir, "last")
     if config.resume and last_path.is_file():
         state = ckpt.load_checkpoint(last_path)
         ckpt.check_compatible(state, last_path, modality=config.modality, layout=dataset.layout, classes=classes,
@@ -195,16 +196,16 @@ def _train(config: TrainConfig, context: distributed.Context) -> Path:
             best = score
         history.append(row)
         if context.is_main:
-            rundir.write_metrics(run_dir, history)
-            rundir.plot_curves(run_dir, history)
+            write_metrics(run_dir, history)
+            plot_curves(run_dir, history)
             state = snapshot(epoch + 1)
             if improved:
-                ckpt.save_checkpoint(rundir.checkpoint_path(run_dir, "best"), state)
+                ckpt.save_checkpoint(checkpoint_path(run_dir, "best"), state)
             ckpt.save_checkpoint(last_path, state)
             tqdm.write(_epoch_line(row, config.epochs))
         distributed.barrier(context)
 
-    best_path = rundir.checkpoint_path(run_dir, "best")
+    best_path = checkpoint_path(run_dir, "best")
     state = ckpt.load_checkpoint(best_path)
     model.load_state_dict(state["model"])
     for split in SPLIT_NAMES:

@@ -16,9 +16,9 @@ from tqdm import tqdm
 from mgfast.data import ClipInput
 from mgfast.data.splits import Sample
 from mgfast.io.dataset import Clip, Dataset
-from mgfast.runs import RUN_FILE, read_run
+from mgfast.runs import RUN_FILE, checkpoint_path, read_run, write_logits
 from mgfast.train import checkpoint as ckpt
-from mgfast.train import distributed, rundir
+from mgfast.train import distributed
 from mgfast.train.config import TrainConfig, config_splits
 from mgfast.train.engine import (OutOfMemory, amp_enabled, build_network, inference_loader, infer, make_input,
                                     oom_message)
@@ -39,7 +39,7 @@ def write_split_logits(run_dir: Path, split: str, clips: list[Clip], model: nn.M
                        amp=amp_enabled(config, context.device), context=context, progress=bar)
     path = run_dir / "logits" / f"{split}.npz"
     if context.is_main:
-        rundir.write_logits(run_dir, split, clips, labels, logits)
+        write_logits(run_dir, split, clips, labels, logits)
     distributed.barrier(context)
     return path
 
@@ -59,7 +59,7 @@ def predict(run_dir: str | Path, split: str = "test", checkpoint: str = "best", 
     clips = splits.get(split)
     if not clips:
         raise ValueError(f"split {split!r} of {data.root} has no clips; choose another --split")
-    path = rundir.checkpoint_path(run_dir, checkpoint)
+    path = checkpoint_path(run_dir, checkpoint)
     state = ckpt.load_checkpoint(path)
     ckpt.check_compatible(state, path, modality=run.modality, layout=data.layout,
                           classes=[{"index": c.index, "code": c.code, "name": c.name} for c in data.classes],
