@@ -86,14 +86,3 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 1 <= index <= count:
         raise ValueError(f"shard must be i/n with 1 <= i <= n, got {text!r}")
     return index, count
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when mgfast's CUDA kernels and a GPU are present, else ``cpu``."""
-    from mgfast import ops
-
-    if device == "cuda" and not ops.cuda_available():
-        raise ValueError("--device cuda: this mgfast build has no CUDA kernels or no GPU is visible; use --device cpu or auto")
-    if device == "auto":
-        return "cuda" if ops.cuda_available() else "cpu"
-    return device

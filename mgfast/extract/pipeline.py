@@ -23,7 +23,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from mgfast.extract.options import ExtractOptions, resolve_device
+from mgfast.device import resolve_device
+from mgfast.extract.options import ExtractOptions
 from mgfast.extract.plan import class_index_by_code, load_classes, plan_video, select_shard
 from mgfast.extract.worker import STAGES, VideoJob, VideoResult, process_video
 from mgfast.io.dataset import FORMAT, MANIFEST_COLUMNS, MANIFEST_FILE, META_FILE, ClassInfo, Clip, layout_to_dict, write_manifest, write_meta
@@ -121,7 +122,7 @@ def extract(
         pose_model=Path(pose_model) if pose_model is not None else None, device=device, workers=workers,
         shard=shard, chunk_frames=chunk_frames, overwrite=overwrite,
     )
-    device_name = resolve_device(options.device) if options.crops else "cpu"
+    device_name = resolve_device(options.device).type if options.crops else "cpu"
     src, root = Path(src).resolve(), Path(out).resolve()
     sources, classes, hidden = _read_source(src, root)
     params = options.params()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mgfast.device import resolve_device
+
 
 @dataclass(frozen=True)
 class Context:
@@ -43,25 +45,12 @@ def _env_int(name: str) -> int | None:
         raise ValueError(f"environment variable {name}={value!r} is not an integer; launch with torchrun") from None
 
 
-def select_device(requested: str, local_rank: int) -> torch.device:
-    """``auto``: this process's GPU when CUDA is available, else the CPU."""
-    if requested == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(requested)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {requested!r} requested but CUDA is not available; use --device cpu")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
-
-
 def setup(requested_device: str = "auto") -> Context:
     """Joins the process group when launched by torchrun (idempotent), and picks this process's device."""
     world_size = _env_int("WORLD_SIZE") or 1
     rank = _env_int("RANK") or 0
     local_rank = _env_int("LOCAL_RANK") or 0
-    device = select_device(requested_device, local_rank)
+    device = resolve_device(requested_device, local_rank)
     owns_group = world_size > 1 and not dist.is_initialized()
     if owns_group:
         if device.type == "cuda":
