@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgfast.layout import MG68, MG68_LEFT_HAND, MG68_REST_POSE, MG68_RIGHT_HAND, draw_layout
+from mgfast.io.figures import draw_layout
+from mgfast.layout import MG68, MG68_LEFT_HAND, MG68_REST_POSE, MG68_RIGHT_HAND
 
 
 def hand_box(start: int, margin: float = 0.02) -> tuple[float, float, float, float]:

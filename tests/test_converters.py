@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mgfast.layout import MG68, MG68_REST_POSE, MG68_SOURCES, draw_layout, to_mg68
+from mgfast.io.figures import draw_layout
+from mgfast.layout import MG68, MG68_REST_POSE, MG68_SOURCES, to_mg68
 
 BODY25 = [
     "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip", "RKnee",
