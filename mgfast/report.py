@@ -15,7 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from mgfast.fuse import FUSED, HIDDEN_LABELS, Fusion, SplitResult
-from mgfast.io.atomic import atomic_path, atomic_write_text
+from mgfast.io.atomic import atomic_write_text
+from mgfast.io.figures import save_figure
 
 
 def _cell(text: object) -> str:
@@ -38,12 +39,6 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _save(figure: Figure, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    return path
-
-
 def plot_confusion(confusion: np.ndarray, codes: list[int], title: str, path: Path) -> Path:
     """Confusion matrix (rows true, columns predicted), coloured by row-normalised rate, counts written in."""
     c = len(codes)
@@ -63,7 +58,7 @@ def plot_confusion(confusion: np.ndarray, codes: list[int], title: str, path: Pa
     ax.set_xlabel("predicted class code")
     ax.set_ylabel("true class code")
     ax.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_reliability(split: SplitResult, models: list[str], title: str, path: Path) -> Path:
@@ -84,7 +79,7 @@ def plot_reliability(split: SplitResult, models: list[str], title: str, path: Pa
         ax.set_title(model)
         ax.legend(fontsize=7, loc="upper left")
     figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _split_section(fusion: Fusion, split: SplitResult, out: Path) -> tuple[list[str], dict[str, Path]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgfast.io.atomic import atomic_path
+from mgfast.io.figures import save_figure
 from mgfast.runs import CURVES_FILE
 
 
@@ -31,6 +31,5 @@ def plot_curves(run_dir: Path, history: list[dict]) -> None:
     score_ax.set(xlabel="epoch", ylim=(0, 1), title="scores")
     score_ax.legend()
     fig.tight_layout()
-    with atomic_path(run_dir / CURVES_FILE) as tmp:
-        fig.savefig(tmp, dpi=100)
+    save_figure(fig, run_dir / CURVES_FILE, dpi=100)
     plt.close(fig)
