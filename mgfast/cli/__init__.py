@@ -1,1 +1,1 @@
-"""mgfast's command line (installed as ``mgfast.cli``; console script ``mgfast``)."""
+"""mgfast's command line: the console script ``mgfast`` runs :data:`mgfast.cli.main.app`."""
