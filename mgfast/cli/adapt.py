@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from mgfast.adapt import AdaptConfig, adapt
+from mgfast.cli.errors import exit_on
+from mgfast.cli.workspace import ADAPTED, RUNS, adapt_sources, announce
 
 
 def _weights(text: str | None) -> dict[str, float] | None:
@@ -20,8 +22,10 @@ def _weights(text: str | None) -> dict[str, float] | None:
 
 
 def adapt_cmd(
-    runs: list[Path] = typer.Argument(..., help="Trained run directories, one per modality (two or more), on one dataset."),
-    out: Path = typer.Option(..., "--out", "-o", help="New directory for the adapted runs (source runs are never modified)."),
+    runs: list[Path] = typer.Argument(None, show_default=f"the runs in {RUNS}/",
+                                      help="Trained run directories, one per modality (two or more), on one dataset."),
+    out: Path = typer.Option(None, "--out", "-o", show_default=str(ADAPTED),
+                             help="New directory for the adapted runs (source runs are never modified)."),
     rounds: int = typer.Option(2, help="Pseudo-label / fine-tune rounds."),
     tau: float = typer.Option(0.7, help="Minimum teacher confidence for a pseudo label."),
     agree: str = typer.Option("all", help="Teaching modalities that must agree: 'all' or 'majority'."),
@@ -36,16 +40,18 @@ def adapt_cmd(
 
     Each round, every modality is fine-tuned on its labelled clips plus the test clips on which the OTHER
     modalities agree with confidence >= tau, then predicts again. Resumable: rerun the same command.
-    The final runs are in OUT/latest/, ready for `mgfast fuse OUT/latest/*`.
+    The final runs are in OUT/latest/, ready for `mgfast fuse OUT/latest/*` (plain `mgfast fuse` finds them in
+    the default OUT).
     """
-    try:
+    with exit_on(ValueError, FileNotFoundError):
         config = AdaptConfig(
             tau=tau, agree=agree, per_class_cap=cap or None, pseudo_weight=pseudo_weight, rounds=rounds,
             epochs=epochs or None, lr_scale=lr_scale, temperatures=temperatures, weights=_weights(weights),
         )
+        if not runs or out is None:
+            runs = runs or adapt_sources()
+            out = ADAPTED if out is None else out
+            announce(runs, out)
         final = adapt(runs, out, config, log=typer.echo)
-    except (ValueError, FileNotFoundError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"adapted runs: {', '.join(str(p) for p in final.values())}")
-    typer.echo(f"next: mgfast fuse {out}/latest/* --out {out}/fused")
+    typer.echo("next: mgfast fuse" if out == ADAPTED else f"next: mgfast fuse {out}/latest/* --out {out}/fused")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from mgfast.cli.errors import exit_on
+
 
 def synth_cmd(
     out: Path = typer.Argument(..., help="Folder to write the corpus into (new or empty)."),
@@ -33,14 +35,11 @@ def synth_cmd(
     """
     from mgfast.synth import synthesize
 
-    try:
+    with exit_on(ValueError, FileExistsError, NotADirectoryError):
         summary = synthesize(
             out, videos=videos, subjects=subjects, seed=seed, frames_per_video=frames_per_video,
             segments_per_video=segments_per_video, width=width, height=height, fps=fps, classes=classes,
             imbalance=imbalance, pose_format=pose_format, test_fraction=test_fraction, crf=crf, workers=workers,
             overwrite=force, progress=progress,
         )
-    except (ValueError, FileExistsError, NotADirectoryError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     typer.echo(summary.describe())

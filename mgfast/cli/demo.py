@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from mgfast.cli.errors import exit_on
+
 
 def demo_cmd(
     out: Path = typer.Option(Path("mgfast-demo"), "--out", "-o", help="Folder for everything the demo writes."),
@@ -19,14 +21,11 @@ def demo_cmd(
     adaptation. Resumable: rerun the same command to continue."""
     from mgfast.demo import run_ablation, run_demo, size_named
 
-    try:
+    with exit_on(ValueError, FileNotFoundError, RuntimeError, code=1):
         chosen = size_named(size)
         if ablate:
             table = run_ablation(out, chosen, list(range(seed, seed + seeds)), log=typer.echo)
         else:
             table = run_demo(out, chosen, seed=seed, log=typer.echo)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
     typer.echo("")
     typer.echo(table)

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import typer
 
+from mgfast.cli.errors import exit_on
+from mgfast.cli.workspace import DATASET, RUN_HELP, announce, branch_run
+
 MODALITY_HELP = "Branch to train: joint, heatmap or rgb."
 
 
-def _fail(error: Exception, code: int = 2) -> typer.Exit:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
 def train_cmd(
-    dataset: Path = typer.Argument(..., help="Dataset directory written by `mgfast extract`."),
+    dataset: Path = typer.Argument(None, show_default=str(DATASET),
+                                   help="Dataset directory written by `mgfast extract`."),
     modality: str = typer.Option(..., "--modality", "-m", help=MODALITY_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="Run directory to create (or to continue with --resume)."),
+    out: Path = typer.Option(None, "--out", "-o", show_default=RUN_HELP,
+                             help="Run directory to create (or to continue with --resume)."),
     preset: str = typer.Option("default", help="Recipe: 'default' (the published one) or 'tiny' (CPU demo)."),
     config: Path = typer.Option(None, "--config", help="TOML or JSON file of options (the preset's keys)."),
     epochs: int = typer.Option(None, help="Training epochs."),
@@ -53,9 +53,14 @@ def train_cmd(
     OUT/logits/{train,val,test}.npz (from the best checkpoint).
 
     Several GPUs or machines: launch the same command with torchrun, e.g.
-    `torchrun --nproc_per_node=8 --no-python mgfast train DATASET --modality heatmap --out runs/heatmap`.
+    `torchrun --nproc_per_node=8 --no-python mgfast train --modality heatmap`.
     """
     from mgfast.train import OutOfMemory, make_config, train
+
+    if dataset is None or out is None:
+        dataset = DATASET if dataset is None else dataset
+        out = branch_run(modality) if out is None else out
+        announce(dataset, out)
 
     overrides = dict(
         epochs=epochs, batch_size=batch_size, lr=lr, lr_batch=lr_batch, clip_len=clip_len, heatmap_mode=heatmap_mode,
@@ -65,13 +70,9 @@ def train_cmd(
         pseudo_labels=None if pseudo_labels is None else str(pseudo_labels.resolve()), pseudo_weight=pseudo_weight,
         progress=progress, model=None if pretrained is None else {"weights": str(pretrained.resolve())},
     )
-    try:
+    with exit_on(ValueError, FileNotFoundError, TypeError), exit_on(OutOfMemory, code=1):
         run_config = make_config(dataset, modality, out, preset=preset, config_file=config, **overrides)
         run_dir = train(run_config)
-    except OutOfMemory as error:
-        raise _fail(error, 1) from None
-    except (ValueError, FileNotFoundError, TypeError) as error:
-        raise _fail(error) from None
     if os.environ.get("RANK", "0") == "0":  # under torchrun every process gets here; one line is enough
         typer.echo(f"run: {run_dir} (logits in {run_dir / 'logits'})")
 
@@ -89,11 +90,7 @@ def predict_cmd(
     run's test-time clips and flips)."""
     from mgfast.train import OutOfMemory, predict
 
-    try:
+    with exit_on(ValueError, FileNotFoundError), exit_on(OutOfMemory, code=1):
         path = predict(run, split, checkpoint, dataset=dataset, batch_size=batch_size, workers=workers, device=device)
-    except OutOfMemory as error:
-        raise _fail(error, 1) from None
-    except (ValueError, FileNotFoundError) as error:
-        raise _fail(error) from None
     if os.environ.get("RANK", "0") == "0":
         typer.echo(f"wrote {path}")

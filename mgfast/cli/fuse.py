@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from mgfast.cli.errors import exit_on
+from mgfast.cli.workspace import ADAPTED, FUSED, LATEST, RUNS, announce, fuse_sources
+
 
 def _parse_weights(text: str) -> list[float]:
     try:
@@ -15,8 +18,11 @@ def _parse_weights(text: str) -> list[float]:
 
 
 def fuse_cmd(
-    runs: list[Path] = typer.Argument(..., metavar="RUN...", help="Training run directories (one per modality)."),
-    out: Path = typer.Option(..., "--out", help="Output directory for submission.csv, fused.npz, report.md, plots."),
+    runs: list[Path] = typer.Argument(None, metavar="RUN",
+                                      show_default=f"the runs in {ADAPTED / LATEST}/, else those in {RUNS}/",
+                                      help="Training run directories (one per modality)."),
+    out: Path = typer.Option(None, "--out", show_default=str(FUSED),
+                             help="Output directory for submission.csv, fused.npz, report.md, plots."),
     weights: str = typer.Option(None, "--weights", help="One weight per run, in run order, e.g. 0.5,0.3,0.2."),
     search_weights: bool = typer.Option(False, "--search-weights",
                                         help="Search the weights on the calibration split: a coarse simplex grid "
@@ -41,13 +47,14 @@ def fuse_cmd(
     if weights is not None and search_weights:
         raise typer.BadParameter("give --weights or --search-weights, not both")
     parsed = _parse_weights(weights) if weights is not None else None
-    try:
+    with exit_on(FileNotFoundError, ValueError, code=1):
+        if not runs or out is None:
+            runs = runs or fuse_sources()
+            out = FUSED if out is None else out
+            announce(runs, out)
         fusion = fuse_runs(runs, weights=parsed, search=search_weights, step=step, temperature=not no_temperature,
                            calibration_split=calibration_split, test_split=test_split)
         paths = {**write_outputs(fusion, out), **write_report(fusion, out)}
-    except (FileNotFoundError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(summary_table(fusion))
     typer.echo(f"weights: {fusion.weight_source}")
     typer.echo(f"submission  {paths['submission']} ({len(fusion.test.clip_ids)} clips)")

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import typer
 
+from mgfast.cli.errors import exit_on, fail
+from mgfast.cli.workspace import DATASET, announce
+
 
 def extract_cmd(
     src: Path = typer.Argument(..., help="Source folder: MiGA layout <id>/<id>.mp4 + pose + labels, videos + annotations.csv, or OpenPose JSON."),
-    out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to write (resumable: rerun the same command)."),
+    out: Path = typer.Option(None, "--out", "-o", show_default=str(DATASET),
+                             help="Dataset directory to write (resumable: rerun the same command)."),
     pose: str = typer.Option("auto", help="Keypoints: auto (pose file, else a backend), openpose (pose files only), mediapipe, onnx."),
     pose_model: Path = typer.Option(None, "--pose-model", help="ONNX model for --pose onnx (COCO-WholeBody top-down)."),
     crop_size: int = typer.Option(224, "--crop-size", help="Side of the square RGB crops, in pixels."),
@@ -34,15 +38,15 @@ def extract_cmd(
     from mgfast.extract import extract
     from mgfast.extract.options import parse_shard
 
-    try:
+    if out is None:
+        out = DATASET
+        announce(src, out)
+    with exit_on(ValueError, OSError):  # bad source, options or output directory
         summary = extract(
             src, out, crop_size=crop_size, crops=not no_crops, crop_format=crop_format, pose=pose, pose_model=pose_model,
             device=device, workers=workers, shard=parse_shard(shard) if shard is not None else None, overwrite=overwrite,
             progress=progress,
         )
-    except (ValueError, OSError) as error:  # bad source, options or output directory
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     typer.echo(str(summary))
     if not summary.ok:
         typer.secho(f"{summary.videos_failed} video(s) failed; fix them and rerun (finished clips are kept)", fg=typer.colors.RED, err=True)
@@ -66,11 +70,7 @@ def export_cmd(
     from mgfast.io.pyskl import write_pyskl
 
     if format != "pyskl":
-        typer.secho(f"error: unknown export format {format!r}; supported: pyskl", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    try:
+        raise fail(f"unknown export format {format!r}; supported: pyskl")
+    with exit_on(ValueError, OSError):
         path = write_pyskl(dataset, out, progress=progress)
-    except (ValueError, OSError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"wrote {path}")

@@ -1,1 +1,0 @@
-"""mgfast's command line (installed as ``mgfast.cli``; console script ``mgfast``)."""
