@@ -30,11 +30,13 @@ from mgfast import metrics
 from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
 from mgfast.pseudo import AGREE_RULES, select_pseudo_labels
-from mgfast.runs import (Logits, Run, align_logits, check_same_classes, hidden_label_scores, load_logits, read_run,
-                         run_names)
+from mgfast.runs import (Logits, Run, align_logits, check_same_classes, hidden_label_scores, load_logits,
+                         logits_path, read_run, run_names)
 
 SETTINGS_FILE = "adapt.json"
 ROUND_LOG = "log.json"
+LATEST = "latest"
+"""The link in the output folder to the final round's runs."""
 
 
 @dataclass(frozen=True)
@@ -189,15 +191,15 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
 
 def _finished(run_dir: Path, config: AdaptConfig) -> bool:
     """A fine-tuned run is finished once it has predicted the splits that adaptation reads."""
-    return all((run_dir / "logits" / f"{split}.npz").is_file()
+    return all(logits_path(run_dir, split).is_file()
                for split in (config.calibration_split, config.unlabelled_split))
 
 
 def _point_latest(out: Path, rounds: int) -> None:
-    tmp = out / ".latest.tmp"
+    tmp = out / f".{LATEST}.tmp"
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(f"round-{rounds}", target_is_directory=True)
-    os.replace(tmp, out / "latest")
+    os.replace(tmp, out / LATEST)
 
 
 def format_round(r: int, stats: dict) -> str:

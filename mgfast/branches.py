@@ -6,21 +6,27 @@ training keys (:class:`mgfast.train.TrainConfig`), an ``[input]`` table passed t
 the pipeline class and the network builder, so a new option is one parameter there. Adding a branch (a
 limb-heatmap or a bone stream, say) is one :class:`Branch` entry in :data:`BRANCHES`, its two classes and its
 preset file.
+
+The table names the classes by import path, so reading it (``NAMES``, as the command line's help does)
+imports neither torch nor the networks.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from torch import nn
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from mgfast.coerce import coerce, keyword_options
-from mgfast.data import ClipInput, HeatmapInput, JointInput, RGBInput
 from mgfast.layout import Layout
-from mgfast.models import DSTANet, SlowOnly, build_rgb_model
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from mgfast.data import ClipInput
 
 SHARED_INPUT_KEYS = ("clip_len", "train_size", "test_size", "area_range", "flip_prob", "test_flip")
 """Input parameters set by the config's shared keys of the same name, for every pipeline that takes them;
@@ -29,15 +35,24 @@ the pipeline's other keyword parameters form the branch's ``[input]`` table."""
 
 @dataclass(frozen=True)
 class Branch:
-    """One branch: ``input`` and ``network`` take the keypoint layout first when ``uses_layout``."""
+    """One branch: its input pipeline class and network builder (``"module:name"``), which take the keypoint
+    layout first when ``uses_layout``."""
 
     name: str
-    input: type[ClipInput]
-    network: Callable[..., nn.Module]
+    input_path: str
+    network_path: str
     uses_layout: bool
     summary: str
     run_only_inputs: tuple[str, ...] = ()
     """``[input]`` options that may differ between a run and its resumption without changing its result."""
+
+    @cached_property
+    def input(self) -> type[ClipInput]:
+        return _load(self.input_path)
+
+    @cached_property
+    def network(self) -> Callable[..., nn.Module]:
+        return _load(self.network_path)
 
     def input_options(self) -> dict[str, inspect.Parameter]:
         """The branch's ``[input]`` table: parameter name -> parameter (type and default)."""
@@ -76,13 +91,18 @@ class Branch:
         return self.network(*args, **options)
 
 
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 BRANCHES: dict[str, Branch] = {branch.name: branch for branch in (
-    Branch("joint", JointInput, DSTANet, uses_layout=True,
+    Branch("joint", "mgfast.data.joint:JointInput", "mgfast.models.joint:DSTANet", uses_layout=True,
            summary="keypoint sequences [B, T, V, 3] -> DSTA-Net (spatial and temporal attention)"),
-    Branch("heatmap", HeatmapInput, SlowOnly, uses_layout=True,
+    Branch("heatmap", "mgfast.data.heatmap:HeatmapInput", "mgfast.models.heatmap:SlowOnly", uses_layout=True,
            summary="3D Gaussian heatmap volumes [B, C, T, H, W] -> PoseC3D's SlowOnly"),
-    Branch("rgb", RGBInput, build_rgb_model, uses_layout=False, run_only_inputs=("cache_mb",),
-           summary="saliency crop clips [B, 3, T, H, W] -> R(2+1)D or Video Swin"),
+    Branch("rgb", "mgfast.data.rgb:RGBInput", "mgfast.models.rgb:build_rgb_model", uses_layout=False,
+           run_only_inputs=("cache_mb",), summary="saliency crop clips [B, 3, T, H, W] -> R(2+1)D or Video Swin"),
 )}
 
 NAMES = tuple(BRANCHES)

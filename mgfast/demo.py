@@ -26,7 +26,7 @@ from mgfast.branches import NAMES
 from mgfast.fuse import FUSED, Fusion, fuse_runs, write_outputs
 from mgfast.io.atomic import atomic_write_text
 from mgfast.report import write_report
-from mgfast.runs import hidden_label_scores, load_logits
+from mgfast.runs import hidden_label_scores, load_logits, logits_path
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def train_branch(data: Path, modality: str, out: Path, size: DemoSize, seed: int
     """Trains one branch with its tiny preset (skipped when the run has finished)."""
     from mgfast.train import make_config, train
 
-    if (out / "logits" / "test.npz").is_file():
+    if logits_path(out, "test").is_file():
         return out
     config = make_config(data, modality, out, preset="tiny", epochs=size.epochs[modality], seed=seed, **overrides)
     return train(config)

@@ -73,6 +73,11 @@ def checkpoint_path(run_dir: Path, name: str) -> Path:
     return run_dir / CHECKPOINTS / f"{name}.pt" if name in ("best", "last") else Path(name)
 
 
+def logits_path(run_dir: str | Path, split: str) -> Path:
+    """``RUN/logits/<split>.npz``."""
+    return Path(run_dir) / LOGITS_DIR / f"{split}.npz"
+
+
 def write_run_file(run_dir: Path, *, modality: str, dataset: Dataset, config: dict) -> None:
     info = {"modality": modality, "dataset": str(dataset.root.resolve()), "layout": layout_to_dict(dataset.layout),
             "classes": [asdict(c) for c in dataset.classes], "config": config}
@@ -85,7 +90,7 @@ def write_metrics(run_dir: Path, history: list[dict]) -> None:
 
 def write_logits(run_dir: Path, split: str, clips: list[Clip], labels: np.ndarray, logits: np.ndarray) -> Path:
     """``RUN/logits/<split>.npz`` with the keys :func:`load_logits` reads; returns its path."""
-    path = run_dir / LOGITS_DIR / f"{split}.npz"
+    path = logits_path(run_dir, split)
     hidden = np.array([-1 if c.hidden_label is None else c.hidden_label for c in clips], np.int64)
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, clip_ids=np.array([c.clip_id for c in clips], dtype=str), logits=logits.astype(np.float32),
@@ -126,7 +131,7 @@ def read_run(run_dir: str | Path) -> Run:
 
 def load_logits(run_dir: str | Path, split: str) -> Logits:
     """Reads ``run_dir/logits/<split>.npz`` and checks its keys, shapes, dtypes and label ranges."""
-    path = Path(run_dir) / LOGITS_DIR / f"{split}.npz"
+    path = logits_path(run_dir, split)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; `mgfast train` writes logits for every split it predicts")
     try:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
+from mgfast.branches import NAMES
 from mgfast.cli.errors import exit_on
 from mgfast.cli.workspace import DATASET, RUN_HELP, announce, branch_run
 
-MODALITY_HELP = "Branch to train: joint, heatmap or rgb."
+MODALITY_HELP = f"Branch to train: {', '.join(NAMES)}."
 
 
 def train_cmd(

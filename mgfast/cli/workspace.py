@@ -20,22 +20,17 @@ from pathlib import Path
 
 import typer
 
+from mgfast.adapt import LATEST
+from mgfast.branches import NAMES
 from mgfast.runs import RUN_FILE
 
 DATASET = Path("mgfast-data")
 RUNS = Path("runs")
 ADAPTED = RUNS / "adapted"
 FUSED = Path("fused")
-LATEST = "latest"  # the adaptation's link to its final round (see mgfast.adapt)
 
 RUN_HELP = f"{RUNS}/<modality>"
 """How ``--help`` shows the default run directory of ``train``."""
-
-
-def _branches() -> tuple[str, ...]:
-    from mgfast.data import MODALITIES  # imports torch: only once a default is resolved, not for --help
-
-    return MODALITIES
 
 
 def branch_run(modality: str) -> Path:
@@ -48,7 +43,7 @@ def _runs_in(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     runs = [path for path in folder.iterdir() if (path / RUN_FILE).is_file()]
-    order = {name: i for i, name in enumerate(_branches())}
+    order = {name: i for i, name in enumerate(NAMES)}
     return sorted(runs, key=lambda path: (order.get(path.name, len(order)), path.name))
 
 
@@ -71,7 +66,7 @@ def adapt_sources() -> list[Path]:
     runs = trained_runs()
     if len(runs) >= 2:
         return runs
-    missing = [name for name in _branches() if not (branch_run(name) / RUN_FILE).is_file()]
+    missing = [name for name in NAMES if not (branch_run(name) / RUN_FILE).is_file()]
     if not runs:
         raise ValueError(f"no trained runs in {RUNS}/; adaptation needs two or more branches (each is taught by "
                          f"the others): {_train_hint(missing[:2])}")
@@ -84,7 +79,7 @@ def fuse_sources() -> list[Path]:
     runs = adapted_runs() or trained_runs()
     if not runs:
         raise ValueError(f"no runs in {ADAPTED / LATEST}/ or {RUNS}/; train a branch first: "
-                         f"{_train_hint(_branches()[:1])}")
+                         f"{_train_hint(NAMES[:1])}")
     return runs
 
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from mgfast.data import ClipInput
 from mgfast.data.splits import Sample
 from mgfast.io.dataset import Clip, Dataset
-from mgfast.runs import RUN_FILE, checkpoint_path, read_run, write_logits
+from mgfast.runs import RUN_FILE, checkpoint_path, logits_path, read_run, write_logits
 from mgfast.train import checkpoint as ckpt
 from mgfast.train import distributed
 from mgfast.train.config import TrainConfig, config_splits
@@ -37,7 +37,7 @@ def write_split_logits(run_dir: Path, split: str, clips: list[Clip], model: nn.M
               disable=not (config.progress and context.is_main)) as bar:
         logits = infer(model, loader, clip_input, len(samples), dataset.num_classes,
                        amp=amp_enabled(config, context.device), context=context, progress=bar)
-    path = run_dir / "logits" / f"{split}.npz"
+    path = logits_path(run_dir, split)
     if context.is_main:
         write_logits(run_dir, split, clips, labels, logits)
     distributed.barrier(context)
