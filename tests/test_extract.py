@@ -21,7 +21,7 @@ from mgfast.io.dataset import Dataset, layout_to_dict
 from mgfast.io.pose_tables import read_pose_table
 from mgfast.io.video import read_clip
 from mgfast.layout import MG68, to_mg68
-from mgfast.saliency import saliency_boxes
+from mgfast.ops import saliency_boxes
 from mgfast.synth import synthesize
 
 roi_align = pytest.importorskip("torchvision.ops").roi_align

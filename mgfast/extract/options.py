@@ -16,7 +16,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 SALIENCY = {"min_score": 0.1, "motion_gain": 2.0, "emphasis_gain": 1.0, "keep": 0.25,
             "quantiles": (0.02, 0.98), "margin": 0.15, "min_size": 32.0}
-"""Saliency-box parameters used by extraction (:func:`mgfast.saliency.saliency_boxes`), recorded in meta.json."""
+"""Saliency-box parameters used by extraction (:func:`mgfast.ops.saliency_boxes`), recorded in meta.json."""
 
 CROP_DTYPE_NOTE = (
     "uint8 RGB: mgfast.ops.crop_resize computes float32 (roi_align, aligned=True, sampling_ratio=-1) from the "

@@ -145,7 +145,7 @@ def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> n
 
 def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer) -> Clip:
     from mgfast.io.video import write_video
-    from mgfast.saliency import saliency_boxes
+    from mgfast.ops import saliency_boxes
 
     options, root = job.options, job.root
     start, end = planned.start, planned.end

@@ -3,15 +3,16 @@
 A micro-gesture is a small movement of the hands towards the face or body, so the box favours joints that
 move (motion energy over the clip, weighted by confidence) and the layout's salient joints (hands, face),
 then covers where those joints go, with a margin, as a square clamped to the frame. Crops are then cut
-from the original resolution, keeping the detail of small movements.
+from the original resolution, keeping the detail of small movements. Plain torch on the CPU (a few
+hundred joints per clip): no native kernel, no torch op.
 """
 
 from __future__ import annotations
 
 import torch
 
-from mgfast import _checks as check
 from mgfast.layout import Layout, resolve_layout
+from mgfast.ops import _checks as check
 
 
 def joint_importance(

@@ -1,0 +1,26 @@
+"""The ``mgfast`` torch.library namespace: how each native op becomes a torch op.
+
+An op is defined once by its schema, with one kernel for CPU and CUDA tensors (the native code dispatches
+on the tensors' device itself) and a fake kernel that only computes the output's shape and dtype, so the
+ops run in eager mode, under ``torch.compile(fullgraph=True)`` and inside CUDA graphs, and pass
+``torch.library.opcheck``. Each op's module (``heatmap``, ``crop_resize``) defines its own op here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+# define/impl rather than custom_op: custom_op wraps each kernel in a dynamo guard whose first call imports
+# torch._dynamo (seconds), paid again by every data-loader worker.
+_LIBRARY = torch.library.Library("mgfast", "DEF")
+
+
+def define(schema: str, kernel: Callable[..., torch.Tensor], fake: Callable[..., torch.Tensor]) -> None:
+    """Defines ``mgfast::<name>`` from its schema, running ``kernel`` on CPU and CUDA tensors."""
+    _LIBRARY.define(schema)
+    name = schema.split("(", 1)[0]
+    for key in ("CPU", "CUDA"):
+        _LIBRARY.impl(name, kernel, key)
+    torch.library.register_fake(f"mgfast::{name}", fake, lib=_LIBRARY)
