@@ -40,6 +40,7 @@ def info() -> None:
     import torch
 
     from mgfast._native import _C
+    from mgfast.device import cuda_missing
 
     typer.echo(f"mgfast         {mgfast.__version__}")
     typer.echo(f"torch          {torch.__version__} (CUDA {torch.version.cuda or 'none'})")
@@ -53,6 +54,8 @@ def info() -> None:
         props = torch.cuda.get_device_properties(index)
         typer.echo(f"  cuda:{index}  {props.name}, {props.total_memory / 2**30:.1f} GiB, sm_{props.major}{props.minor}")
     typer.echo(f"CPU threads    {torch.get_num_threads()}")
+    missing = cuda_missing()
+    typer.echo(f"--device auto  {'cpu (' + missing + ')' if missing else 'cuda'}")
 
 
 # In pipeline order, as `mgfast --help` lists them.
