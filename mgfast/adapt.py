@@ -29,12 +29,17 @@ import numpy as np
 from mgfast import metrics
 from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
-from mgfast.pseudo import AGREE_RULES, select_pseudo_labels
+from mgfast.pseudo import AGREE_RULES, PseudoLabels, no_labels, select_own_labels, select_pseudo_labels
 from mgfast.runs import (Logits, Run, align_logits, check_same_classes, hidden_label_scores, load_logits,
                          logits_path, read_run, run_names)
 
 SETTINGS_FILE = "adapt.json"
 ROUND_LOG = "log.json"
+TEACHINGS = ("cross", "self", "none", "oracle")
+"""Who picks a modality's pseudo-labels: ``cross`` is CMPL (the other modalities); the rest are its controls,
+run with the same fine-tuning schedule: ``self`` (self-training: the modality's own confident predictions),
+``none`` (continued training on the labelled clips alone) and ``oracle`` (the clips CMPL selects, with their
+true labels: the corpus's hidden labels, so only a synthetic or fully annotated corpus can run it)."""
 LATEST = "latest"
 """The link in the output folder to the final round's runs."""
 
@@ -53,6 +58,7 @@ class AdaptConfig:
         lr_scale: fine-tuning learning rate as a fraction of the source run's.
         temperatures: scale each teacher by its temperature fitted on the calibration split.
         weights: teacher weight per modality name (None: equal).
+        teaching: ``cross`` (CMPL) or one of its controls, see :data:`TEACHINGS`.
         unlabelled_split, calibration_split: where the pseudo labels come from, where temperatures are fitted
             (held-out training subjects that no checkpoint selection read; see :mod:`mgfast.data.splits`).
     """
@@ -66,10 +72,13 @@ class AdaptConfig:
     lr_scale: float = 0.2
     temperatures: bool = True
     weights: dict[str, float] | None = None
+    teaching: str = "cross"
     unlabelled_split: str = "test"
     calibration_split: str = "calib"
 
     def __post_init__(self) -> None:
+        if self.teaching not in TEACHINGS:
+            raise ValueError(f"teaching must be one of {', '.join(TEACHINGS)}, got {self.teaching!r}")
         if self.agree not in AGREE_RULES:
             raise ValueError(f"agree must be one of {', '.join(AGREE_RULES)}, got {self.agree!r}")
         if not 0 <= self.tau <= 1:
@@ -118,12 +127,10 @@ def _select(round_dir: Path, runs: dict[str, Run], config: AdaptConfig) -> dict:
     probs = {name: softmax(logits.logits) for name, logits in unlabelled.items()}
     temperatures = _temperatures(runs, config)
     num_classes = next(iter(unlabelled.values())).num_classes
-    stats = {"temperatures": temperatures, "unlabelled_clips": int(len(clip_ids)), "modalities": {}}
+    stats = {"teaching": config.teaching, "temperatures": temperatures, "unlabelled_clips": int(len(clip_ids)),
+             "modalities": {}}
     for name in runs:
-        selection = select_pseudo_labels(
-            probs, name, tau=config.tau, temperatures=temperatures, weights=config.weights,
-            agree=config.agree, per_class_cap=config.per_class_cap,
-        )
+        selection = _pseudo_set(probs, name, hidden, temperatures, config)
         _write_pseudo_csv(round_dir / "pseudo" / f"{name}.csv", clip_ids, selection, config.pseudo_weight)
         entry = {"selected": len(selection), "per_class": np.bincount(selection.labels, minlength=num_classes).tolist()}
         known = hidden[selection.indices] >= 0
@@ -133,6 +140,25 @@ def _select(round_dir: Path, runs: dict[str, Run], config: AdaptConfig) -> dict:
     predictions = np.stack([p.argmax(1) for p in probs.values()])
     stats["all_modalities_agree"] = float((predictions == predictions[0]).all(0).mean()) if len(clip_ids) else 0.0
     return stats
+
+
+def _pseudo_set(probs: dict[str, np.ndarray], name: str, hidden: np.ndarray, temperatures: dict[str, float],
+                config: AdaptConfig) -> PseudoLabels:
+    """The pseudo-set of modality ``name`` under ``config.teaching``."""
+    if config.teaching == "none":
+        return no_labels()
+    if config.teaching == "self":
+        return select_own_labels(probs[name], tau=config.tau, temperature=temperatures[name],
+                                 per_class_cap=config.per_class_cap)
+    selection = select_pseudo_labels(probs, name, tau=config.tau, temperatures=temperatures, weights=config.weights,
+                                     agree=config.agree, per_class_cap=config.per_class_cap)
+    if config.teaching == "cross":
+        return selection
+    truth = hidden[selection.indices]
+    if (truth < 0).any():
+        raise ValueError(f"teaching 'oracle' needs the true labels of the unlabelled clips ({config.unlabelled_split} "
+                         "split's hidden labels), which this dataset lacks")
+    return PseudoLabels(selection.indices, truth.astype(np.int64), selection.confidence)
 
 
 def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, fine_tune: FineTune | None = None,

@@ -107,19 +107,41 @@ def select_pseudo_labels(probs: Mapping[str, np.ndarray], target: str, *, tau: f
     """
     if agree not in AGREE_RULES:
         raise ValueError(f"agree must be one of {', '.join(AGREE_RULES)}, got {agree!r}")
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0.0 <= tau <= 1.0:
-        raise ValueError(f"tau must be a number in [0, 1], got {tau!r}")
-    if per_class_cap is not None and (isinstance(per_class_cap, bool) or not isinstance(per_class_cap, int)
-                                      or per_class_cap < 0):
-        raise ValueError(f"per_class_cap must be None or a non-negative int, got {per_class_cap!r}")
+    _check_tau_and_cap(tau, per_class_cap)
     teacher, teachers = teacher_probs(probs, target, temperatures=temperatures, weights=weights)
     label = teacher.argmax(1)
     confidence = teacher.max(1)
     votes = sum((np.asarray(probs[n]).argmax(1) == label).astype(np.int64) for n in teachers)
     agreed = votes == len(teachers) if agree == "all" else 2 * votes > len(teachers)
-    keep = np.flatnonzero(agreed & (confidence >= tau))
+    return _keep(np.flatnonzero(agreed & (confidence >= tau)), label, confidence, per_class_cap)
+
+
+def select_own_labels(probs: np.ndarray, *, tau: float, temperature: float = 1.0,
+                      per_class_cap: int | None = None) -> PseudoLabels:
+    """Self-training's pseudo-set, the control CMPL is measured against: a modality's own tempered arg-max on
+    the clips where its own confidence is ``>= tau`` (steps 2, 4 and 5 above with the modality as its teacher)."""
+    _check_tau_and_cap(tau, per_class_cap)
+    own = temper(np.asarray(probs, dtype=np.float64), temperature)
+    label, confidence = own.argmax(1), own.max(1)
+    return _keep(np.flatnonzero(confidence >= tau), label, confidence, per_class_cap)
+
+
+def no_labels() -> PseudoLabels:
+    """The empty pseudo-set (continued training on the labelled clips alone)."""
+    return PseudoLabels(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+
+
+def _check_tau_and_cap(tau: float, per_class_cap: int | None) -> None:
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0.0 <= tau <= 1.0:
+        raise ValueError(f"tau must be a number in [0, 1], got {tau!r}")
+    if per_class_cap is not None and (isinstance(per_class_cap, bool) or not isinstance(per_class_cap, int)
+                                      or per_class_cap < 0):
+        raise ValueError(f"per_class_cap must be None or a non-negative int, got {per_class_cap!r}")
+
+
+def _keep(keep: np.ndarray, label: np.ndarray, confidence: np.ndarray, per_class_cap: int | None) -> PseudoLabels:
+    """The clips ``keep`` (rows) after the per-class cap: most confident first, then lower index."""
     if per_class_cap is not None:
-        # Most confident first, then lower index; keep the first `per_class_cap` of each class in that order.
         ranked = keep[np.lexsort((keep, -confidence[keep]))]
         rank_in_class = np.zeros(ranked.size, np.int64)
         for c in np.unique(label[ranked]):

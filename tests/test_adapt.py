@@ -122,6 +122,53 @@ def test_round_one_pseudo_sets_equal_the_selection_rule(tmp_path):
         assert all(float(r["weight"]) == config.pseudo_weight for r in rows)
 
 
+def _pseudo_rows(out: Path, name: str) -> list[dict]:
+    with (out / "round-1" / "pseudo" / f"{name}.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_control_teachings_pick_the_documented_pseudo_sets(tmp_path):
+    """self: own tempered arg-max above tau; none: nothing; oracle: CMPL's clips with their true labels."""
+    runs = make_runs(tmp_path, seed=5)
+    ids = load_logits(runs[0], "test").clip_ids
+    truth = load_logits(runs[0], "test").hidden_labels
+    cross_cfg = AdaptConfig(tau=0.45, rounds=1, temperatures=False)
+    adapt(runs, tmp_path / "cross", cross_cfg, fine_tune=FakeFineTune(), log=lambda _: None)
+    for teaching in ("self", "none", "oracle"):
+        config = AdaptConfig(tau=0.45, rounds=1, temperatures=False, teaching=teaching)
+        fine_tune = FakeFineTune()
+        adapt(runs, tmp_path / teaching, config, fine_tune=fine_tune, log=lambda _: None)
+        assert len(fine_tune.calls) == 3  # every control fine-tunes every modality, as CMPL does
+        assert json.loads((tmp_path / teaching / "round-1" / "log.json").read_text())["teaching"] == teaching
+        for run in runs:
+            rows, cross = _pseudo_rows(tmp_path / teaching, run.name), _pseudo_rows(tmp_path / "cross", run.name)
+            if teaching == "none":
+                assert rows == []
+            elif teaching == "oracle":
+                assert [r["clip_id"] for r in rows] == [r["clip_id"] for r in cross]
+                index = {cid: i for i, cid in enumerate(ids)}
+                assert [int(r["label"]) for r in rows] == [int(truth[index[r["clip_id"]]]) for r in rows]
+            else:
+                p = softmax(load_logits(run, "test").logits)
+                keep = np.flatnonzero(p.max(1) >= 0.45)
+                assert [r["clip_id"] for r in rows] == ids[keep].tolist()
+                assert [int(r["label"]) for r in rows] == p.argmax(1)[keep].tolist()
+
+
+def test_oracle_without_hidden_labels_is_refused(tmp_path):
+    runs = make_runs(tmp_path, seed=6)
+    for run in runs:  # a real corpus: the test clips' true labels are unknown
+        path = run / "logits" / "test.npz"
+        data = dict(np.load(path))
+        data["hidden_labels"] = np.full_like(data["hidden_labels"], -1)
+        np.savez(path, **data)
+    with pytest.raises(ValueError, match="oracle.*hidden labels"):
+        adapt(runs, tmp_path / "o", AdaptConfig(tau=0.3, rounds=1, teaching="oracle"), fine_tune=FakeFineTune(),
+              log=lambda _: None)
+    with pytest.raises(ValueError, match="teaching must be one of cross, self, none, oracle"):
+        AdaptConfig(teaching="mutual")
+
+
 def test_source_runs_are_never_modified(tmp_path):
     runs = make_runs(tmp_path)
     before = tree_digest(tmp_path / "runs")

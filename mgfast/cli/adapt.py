@@ -33,8 +33,12 @@ def adapt_cmd(
     pseudo_weight: float = typer.Option(0.5, help="Loss weight of a pseudo-labelled clip (labelled clips weigh 1)."),
     epochs: int = typer.Option(0, help="Fine-tuning epochs per round (0: a quarter of the source run's epochs)."),
     lr_scale: float = typer.Option(0.2, help="Fine-tuning learning rate as a fraction of the source run's."),
-    temperatures: bool = typer.Option(True, help="Scale each teacher by its temperature fitted on the validation split."),
+    temperatures: bool = typer.Option(True, help="Scale each teacher by its temperature fitted on the calibration split."),
     weights: str = typer.Option(None, help="Teacher weights, e.g. joint=1,heatmap=1,rgb=0.5 (default: equal)."),
+    teaching: str = typer.Option("cross", help="Who picks the pseudo-labels: 'cross' (CMPL: the other modalities), "
+                                                "or a control with the same schedule: 'self' (self-training), 'none' "
+                                                "(labelled clips only), 'oracle' (CMPL's clips with their true labels; "
+                                                "needs hidden labels)."),
 ) -> None:
     """Adapt trained runs to the unlabelled (test) clips by cross-modal pseudo-labelling (CMPL).
 
@@ -47,6 +51,7 @@ def adapt_cmd(
         config = AdaptConfig(
             tau=tau, agree=agree, per_class_cap=cap or None, pseudo_weight=pseudo_weight, rounds=rounds,
             epochs=epochs or None, lr_scale=lr_scale, temperatures=temperatures, weights=_weights(weights),
+            teaching=teaching,
         )
         if not runs or out is None:
             runs = runs or adapt_sources()
