@@ -12,7 +12,8 @@ from pathlib import Path
 import mgfast
 
 TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("mgfast", "mgfast._native", "mgfast.coerce", "mgfast.layout", "mgfast.metrics", "mgfast.stats")),
+    ("foundation", ("mgfast", "mgfast._native", "mgfast.coerce", "mgfast.layout", "mgfast.metrics",
+                    "mgfast.stats")),
     ("kernels and files", ("mgfast.ops", "mgfast.io", "mgfast.calibration")),
     ("components", ("mgfast.device", "mgfast.pose", "mgfast.synth", "mgfast.data", "mgfast.models", "mgfast.losses",
                     "mgfast.branches", "mgfast.runs", "mgfast.pseudo")),
