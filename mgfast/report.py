@@ -17,6 +17,11 @@ from matplotlib.figure import Figure
 from mgfast.fuse import FUSED, HIDDEN_LABELS, Fusion, SplitResult
 from mgfast.io.atomic import atomic_write_text
 from mgfast.io.figures import save_figure
+from mgfast.metrics import macro_f1
+from mgfast.stats import bootstrap_interval
+
+MIN_INTERVAL_CLIPS = 30  # below this a bootstrap over clips is too coarse to report
+INTERVAL_DRAWS = 1000
 
 
 def _cell(text: object) -> str:
@@ -110,6 +115,7 @@ def _split_section(fusion: Fusion, split: SplitResult, out: Path) -> tuple[list[
               f"equal-width confidence bin{'s' if bins > 1 else ''} (one per 25 clips, at most 15) over "
               f"{split.num_labelled} clips; the noise floor is the mean ECE a perfectly calibrated model with the "
               "same confidences would score, so an ECE near it says nothing.", ""]
+    lines += _interval_section(split, models, len(fusion.classes))
     support = split.metrics[FUSED][1].scores.support
     per_class = [[c.code, c.name, int(support[c.index]),
                   *(f"{split.metrics[m][1].scores.f1[c.index]:.3f}" for m in models)] for c in fusion.classes]
@@ -126,6 +132,37 @@ def _split_section(fusion: Fusion, split: SplitResult, out: Path) -> tuple[list[
     lines += [f"![fusion confusion matrix, {split.name}]({plots[f'confusion_{split.name}'].name})", "",
               f"![reliability diagrams, {split.name}]({plots[f'reliability_{split.name}'].name})", ""]
     return lines, plots
+
+
+def _interval_section(split: SplitResult, models: list[str], num_classes: int) -> list[str]:
+    """95 % bootstrap intervals over the split's clips of each model's F1, and of the fusion's gain over each
+    modality (paired: both scored on the same resampled clips)."""
+    mask = split.labels >= 0
+    n = int(mask.sum())
+    if n < MIN_INTERVAL_CLIPS:
+        return [f"With {n} labelled clips (fewer than {MIN_INTERVAL_CLIPS}) no intervals are given; every score "
+                "above is inside a wide noise band.", ""]
+    labels = split.labels[mask]
+    predicted = {m: split.scaled[m][mask].argmax(1) for m in models}
+
+    def score(m: str, rows: np.ndarray, macro: bool) -> float:
+        y, p = labels[rows], predicted[m][rows]
+        return macro_f1(y, p, num_classes) if macro else float((y == p).mean())
+
+    def interval(statistic, signed: bool = True) -> str:
+        iv = bootstrap_interval(statistic, n, draws=INTERVAL_DRAWS, seed=0)
+        f = "+.3f" if signed else ".3f"
+        return f"{iv.mean:{f}} [{iv.low:{f}}, {iv.high:{f}}]"
+
+    rows = []
+    for m in models:
+        own = [interval(lambda r, m=m, macro=macro: score(m, r, macro), signed=False) for macro in (False, True)]
+        gain = ["", ""] if m == FUSED else [
+            interval(lambda r, m=m, macro=macro: score(FUSED, r, macro) - score(m, r, macro)) for macro in (False, True)]
+        rows.append([m, *own, *gain])
+    return [f"### 95 % intervals (`{split.name}`, bootstrap over {n} clips, {INTERVAL_DRAWS} draws)", "",
+            *_table(["model", "micro-F1", "macro-F1", "fusion - model, micro-F1", "fusion - model, macro-F1"], rows),
+            "A gain whose interval contains 0 is not a finding.", ""]
 
 
 def write_report(fusion: Fusion, out: str | Path) -> dict[str, Path]:

@@ -50,11 +50,11 @@ def modality_logits(rng: np.random.Generator, truth: np.ndarray, num_classes: in
 
 
 def make_runs(root: Path, specs=(("joint", 2.0, 3.0), ("heatmap", 1.5, 2.0), ("rgb", 1.0, 1.0)), seed: int = 0,
-              shuffle: bool = True) -> tuple[list[Path], dict]:
+              shuffle: bool = True, test_clips: int = 200) -> tuple[list[Path], dict]:
     """One run per ``(modality, skill, overconfidence)``; each run stores its rows in its own random order
     when ``shuffle``. Returns the run directories and the corpus (split -> (clip_ids, truth))."""
     rng = np.random.default_rng(seed)
-    data = corpus(rng)
+    data = corpus(rng, n_test=test_clips)
     paths = []
     for modality, skill, over in specs:
         splits = {}

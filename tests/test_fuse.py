@@ -7,6 +7,7 @@ import csv
 import itertools
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -447,3 +448,20 @@ def test_cli_reports_bad_input(tmp_path):
     assert result.exit_code == 1 and "cover different clips" in result.output
     result = runner.invoke(app, ["fuse", str(tmp_path), "--out", out])
     assert result.exit_code == 1 and "not an mgfast run directory" in result.output
+
+
+def test_report_gives_bootstrap_intervals_where_the_split_has_enough_clips(tmp_path):
+    paths, data = fake_runs.make_runs(tmp_path / "runs")
+    result = fuse.fuse_runs(paths)
+    report = write_report(result, tmp_path / "out")["report"].read_text()
+    section = report.split("### 95 % intervals (`test`, bootstrap over 200 clips, 1000 draws)")[1]
+    row = next(line for line in section.splitlines() if line.startswith("| fusion |"))
+    mean, low, high = (float(v) for v in re.findall(r"\d\.\d{3}", row.split("|")[2]))
+    accuracy = result.test.metrics[fuse.FUSED][1].accuracy
+    half = 1.96 * math.sqrt(accuracy * (1 - accuracy) / 200)  # the binomial interval, as a reference
+    assert mean == pytest.approx(accuracy, abs=5e-4) and low < accuracy < high
+    assert high - low == pytest.approx(2 * half, rel=0.25)
+    joint = next(line for line in section.splitlines() if line.startswith("| joint |")).split("|")
+    assert re.fullmatch(r" [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\] ", joint[4])  # paired gain over joint
+    small = fuse.fuse_runs(fake_runs.make_runs(tmp_path / "few", test_clips=20)[0])
+    assert "fewer than 30) no intervals are given" in write_report(small, tmp_path / "few-out")["report"].read_text()
