@@ -1,4 +1,4 @@
-"""`mgfast synth`: write a small synthetic micro-gesture corpus in the MiGA layout."""
+"""`mgfast synth`: write a small synthetic micro-gesture corpus in the MiGA layout, or the benchmark corpus."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ from pathlib import Path
 
 import typer
 
-from mgfast.cli.errors import exit_on
+from mgfast.cli.errors import exit_on, fail
+
+PROFILES = ("demo", "benchmark")
+DEMO_ONLY = ("videos", "subjects", "frames_per_video", "segments_per_video", "width", "height", "fps", "classes",
+             "imbalance", "pose_format", "test_fraction", "crf", "workers")
+"""Options that shape the demo corpus; the benchmark corpus is fixed."""
 
 
 def synth_cmd(
+    ctx: typer.Context,
     out: Path = typer.Argument(..., help="Folder to write the corpus into (new or empty)."),
+    profile: str = typer.Option("demo", "--profile", help="demo: interview videos in the MiGA layout (the options "
+                                "below); benchmark: the benchmark corpus, a pose-only dataset directory "
+                                "(docs/benchmark.md; only --seed, --quick, --force and --progress apply)."),
+    quick: bool = typer.Option(False, "--quick", help="With --profile benchmark: the tiny corpus of the same structure, for CI."),
     videos: int = typer.Option(12, "--videos", "-n", help="Number of untrimmed interview videos."),
     subjects: int = typer.Option(6, "--subjects", help="Number of subjects (each has their own looks, camera and habits)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed and options give the same corpus."),
@@ -32,7 +42,22 @@ def synth_cmd(
     OUT/subjects.csv, OUT/classes.csv, OUT/hidden_labels.csv (true classes of the test videos) and OUT/synth.json.
 
     The test videos are those of held-out subjects; their label files have a blank class column.
+
+    With --profile benchmark, OUT becomes a dataset directory as `mgfast extract` writes it (meta.json,
+    manifest.csv, keypoints/, no crops) for `mgfast train OUT --calib-fraction 0.2` (docs/benchmark.md).
     """
+    if profile not in PROFILES:
+        raise fail(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    if profile == "benchmark":
+        sources = {name: ctx.get_parameter_source(name) for name in DEMO_ONLY}
+        given = ["--" + name.replace("_", "-") for name, source in sources.items()
+                 if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")]
+        if given:
+            raise fail(f"{', '.join(given)} apply to --profile demo only; the benchmark corpus is fixed (docs/benchmark.md)")
+        _benchmark(out, seed=seed, quick=quick, force=force, progress=progress)
+        return
+    if quick:
+        raise fail("--quick applies to --profile benchmark only; make a smaller demo corpus with --videos and --subjects")
     from mgfast.synth import synthesize
 
     with exit_on(ValueError, FileExistsError, NotADirectoryError):
@@ -43,3 +68,21 @@ def synth_cmd(
             overwrite=force, progress=progress,
         )
     typer.echo(summary.describe())
+
+
+def _benchmark(out: Path, *, seed: int, quick: bool, force: bool, progress: bool) -> None:
+    import json
+    import time
+
+    from mgfast.synth.benchmark import INFO_FILE, corpus_spec, expected_spec, write_benchmark_dataset
+
+    began = time.perf_counter()
+    there = out.is_dir() and corpus_spec(out) == expected_spec(seed, quick)
+    with exit_on(FileExistsError, NotADirectoryError):
+        write_benchmark_dataset(out, seed=seed, quick=quick, progress=progress, overwrite=force)
+    info = json.loads((out / INFO_FILE).read_text())
+    clips = ", ".join(f"{split} {n}" for split, n in info["clips"].items())
+    done = "already there, nothing written" if there else f"written in {time.perf_counter() - began:.1f} s"
+    typer.echo(f"benchmark corpus ({info['profile']} profile, seed {info['seed']}) in {out}: {clips} clips "
+               f"(calib: the train subjects that `mgfast train --calib-fraction {info['mgfast_train']['calib_fraction']}` "
+               f"carves); {done}")

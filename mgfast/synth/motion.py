@@ -43,6 +43,8 @@ class GestureClass:
         motion: small movement while holding: (dx, dy) amplitude in U, frequency in Hz, curl amplitude.
         pitch, drop, lean: head pitch (> 0 looks down), head drop (U) and trunk lean (rad) at the peak.
         frames: typical duration in frames at 25 fps (scaled by the subject's speed).
+        offset: shift of the contact point from the target (U, x towards the hand's own side): a look-alike
+            class or a subject's own way of performing a class (the benchmark corpus); (0, 0) for the catalogue.
     """
 
     code: int
@@ -57,6 +59,7 @@ class GestureClass:
     drop: float
     lean: float
     frames: float
+    offset: tuple[float, float] = (0.0, 0.0)
 
 
 _UP = -np.pi / 2
@@ -98,6 +101,7 @@ class Gesture:
     start: int
     end: int
     side: str  # "R", "L" or "B" (both hands) or "N" (no hand)
+    reach: float = 1.0  # how far the movement goes (1: all the way; < 1: a partial, aborted reach, a fidget)
 
     @property
     def frames(self) -> int:
@@ -166,6 +170,8 @@ def _envelope(frames: int, gesture: Gesture, rng: np.random.Generator) -> np.nda
     down = np.clip((n - t) / fall, 0, 1)
     s = np.minimum(up, down)
     w[gesture.start : gesture.end + 1] = s * s * (3 - 2 * s)  # smoothstep
+    if gesture.reach != 1.0:
+        w *= gesture.reach
     return w
 
 
@@ -193,13 +199,22 @@ class Pose:
 
 
 def _rest_hands(subject: Subject, table_y: float) -> dict[str, tuple[np.ndarray, float, str]]:
-    """Where each hand rests on the table: wrist position, direction, finger configuration."""
+    """Where each hand rests: wrist position, direction, finger configuration.
+
+    ``subject.habits.rest`` is one of :data:`mgfast.synth.body.RESTS` (on the table), or ``"raised"`` /
+    ``"high"`` (elbows on the table, hands in front of the chest: short reaches to the face, for the
+    benchmark corpus's micro-movements; never drawn by :func:`mgfast.synth.body.sample_subject`).
+    """
     y = table_y + 0.12
     rest = subject.habits.rest
     if rest == "clasped":
         spots = {"R": ((-0.42, y - 0.05), -0.15), "L": ((0.42, y - 0.02), np.pi + 0.15)}
     elif rest == "stacked":
         spots = {"R": ((-0.55, y + 0.02), -0.05), "L": ((0.05, y - 0.06), np.pi + 0.35)}
+    elif rest == "raised":  # elbows on the table, hands loosely together in front of the chest
+        spots = {"R": ((-0.3, 0.85), -0.9), "L": ((0.3, 0.85), np.pi + 0.9)}
+    elif rest == "high":  # elbows on the table, hands together just below the collarbones
+        spots = {"R": ((-0.22, 0.5), -1.15), "L": ((0.22, 0.5), np.pi + 1.15)}
     else:
         spots = {"R": ((-0.85, y), -0.3), "L": ((0.85, y), np.pi + 0.3)}
     return {side: (np.array(xy), angle, "relaxed") for side, (xy, angle) in spots.items()}
@@ -239,6 +254,15 @@ def _targets(target: str, side: str, body25: np.ndarray, face: np.ndarray, ears:
         return eye + [0.0, 0.02]
     if target == "ear":
         return ear + [0.0, 0.22 * b.head_h]
+    # Look-alikes of the targets above, a few centimetres away (the benchmark corpus's confusable classes).
+    if target == "lip":  # the middle of the lips
+        return 0.5 * (face[:, 51] + face[:, 57]) + [0.0, 0.03]
+    if target == "cheek":  # the jaw below the cheek, on the hand's side
+        return (face[:, 5] if side == "R" else face[:, 11]) + [0.0, 0.07]
+    if target == "brow":  # just above the middle of the eyebrow on the hand's side
+        return (face[:, 19] if side == "R" else face[:, 24]) + [0.0, -0.05]
+    if target == "ear_top":  # the upper rim of the ear
+        return ear + [0.0, -0.2 * b.head_h]
     if target == "forehead":
         return on_head(0.0, -0.62)
     if target == "neck":
@@ -257,8 +281,14 @@ def _targets(target: str, side: str, body25: np.ndarray, face: np.ndarray, ears:
     raise ValueError(f"unknown gesture target {target!r}")
 
 
-def pose_video(subject: Subject, script: list[Gesture], frames: int, fps: float, rng: np.random.Generator) -> Pose:
-    """Clean keypoints ``[frames, 137, 2]`` (body units) of ``subject`` acting out ``script``."""
+def pose_video(subject: Subject, script: list[Gesture], frames: int, fps: float, rng: np.random.Generator, *,
+               arc_scale: float = 1.0, yaw_offset: float = 0.0) -> Pose:
+    """Clean keypoints ``[frames, 137, 2]`` (body units) of ``subject`` acting out ``script``.
+
+    ``arc_scale`` scales the outward arc that a reaching hand travels on (1: a reach from the table; smaller for
+    hands that start near the face); ``yaw_offset`` (rad) turns the face away from the camera for the whole
+    video (a camera placed to one side). The defaults are those of ``mgfast synth``'s corpus.
+    """
     habits, body = subject.habits, subject.body
     t = np.arange(frames) / fps
     fidget = _fidget_bursts(frames, fps, subject, rng) * habits.fidget_amplitude
@@ -270,6 +300,8 @@ def pose_video(subject: Subject, script: list[Gesture], frames: int, fps: float,
     shrug = np.zeros(frames)
     pitch = 0.08 * smooth_noise(rng, frames, fps, 2.0)
     yaw = 0.12 * smooth_noise(rng, frames, fps, 3.0)
+    if yaw_offset:
+        yaw = yaw + yaw_offset
     roll = 0.03 * smooth_noise(rng, frames, fps, 3.0)
     head_offset = np.zeros((frames, 2))
     talking = np.clip(smooth_noise(rng, frames, fps, 4.0) + 0.3, 0, None) > 0.5
@@ -330,6 +362,8 @@ def pose_video(subject: Subject, script: list[Gesture], frames: int, fps: float,
             sign = 1.0 if side == "R" else -1.0
             bias = np.array([sign * habits.reach_bias[0], habits.reach_bias[1]])
             goal = _targets(cls.target, side, trunk, face, ears, head, head_roll, subject) + bias
+            if cls.offset != (0.0, 0.0):
+                goal = goal + np.array([-sign * cls.offset[0], cls.offset[1]])
             dx, dy, freq, curl_amp = cls.motion
             phase = 2 * np.pi * freq / habits.speed * t + rng.uniform(0, 2 * np.pi)
             if cls.target == "hands":  # the hands rub against each other, in opposite phase
@@ -344,6 +378,8 @@ def pose_video(subject: Subject, script: list[Gesture], frames: int, fps: float,
             goal_wrist = goal - shape[:, cls.effector]
             # Travel on an outward arc instead of a straight line through the body.
             arc = np.sin(np.pi * w)[:, None] * np.array([-sign * 0.35, 0.1])
+            if arc_scale != 1.0:
+                arc = arc * arc_scale
             wrist = np.where(inside[:, None], (1 - w[:, None]) * wrist + w[:, None] * goal_wrist + arc, wrist)
             angle = np.where(inside, angle + w * _wrap(goal_angle - angle), angle)
             curls = np.where(inside[:, None], (1 - w[:, None]) * curls + w[:, None] * goal_curls, curls)
