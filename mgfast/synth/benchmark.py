@@ -43,6 +43,7 @@ import numpy as np
 from mgfast.io.dataset import ClassInfo, Clip, write_manifest, write_meta
 from mgfast.layout import MG68, to_mg68
 from mgfast.synth.body import LEFT_HAND, RIGHT_HAND, Body, Camera, Subject, sample_subject
+from mgfast.synth.corpus import class_counts, largest_remainder
 from mgfast.synth.detect import detect
 from mgfast.synth.motion import CATALOGUE, Gesture, GestureClass, make_script, pose_video
 
@@ -151,8 +152,8 @@ class Profile:
         if split == "train":
             return list(self.train_counts)
         if split == "test":
-            return zipf_counts(total, len(self.classes), self.test_ratio)
-        return proportional_counts(self.train_counts, total)
+            return class_counts(total, len(self.classes), self.test_ratio)
+        return largest_remainder(np.asarray(self.train_counts, dtype=float), total)
 
 
 FULL = Profile(
@@ -173,28 +174,6 @@ QUICK = Profile(
     train_counts=(18, 10, 7, 5, 4, 4),
     test_ratio=2.0,
 )
-
-
-def zipf_counts(total: int, classes: int, ratio: float) -> list[int]:
-    """Zipf-like counts summing to ``total`` with first/last about ``ratio``, at least 1 each."""
-    exponent = math.log(ratio) / math.log(classes) if classes > 1 else 0.0
-    return _largest_remainder(np.arange(1, classes + 1, dtype=float) ** -exponent, total)
-
-
-def proportional_counts(counts: tuple[int, ...], total: int) -> list[int]:
-    """``counts`` rescaled to sum to ``total`` (largest remainders), at least 1 each."""
-    return _largest_remainder(np.asarray(counts, dtype=float), total)
-
-
-def _largest_remainder(weights: np.ndarray, total: int) -> list[int]:
-    share = total * weights / weights.sum()
-    counts = np.floor(share).astype(int)
-    order = np.argsort(-(share - counts), kind="stable")
-    counts[order[: total - counts.sum()]] += 1
-    for k in np.flatnonzero(counts == 0):
-        counts[int(np.argmax(counts))] -= 1
-        counts[k] = 1
-    return counts.tolist()
 
 
 # -- the plan --------------------------------------------------------------------------------------------

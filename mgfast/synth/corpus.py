@@ -126,12 +126,17 @@ def class_counts(total: int, classes: int, imbalance: float) -> list[int]:
     Every class gets at least one segment when ``total >= classes`` (taken from the most frequent).
     """
     exponent = math.log(imbalance) / math.log(classes)
-    weights = np.arange(1, classes + 1, dtype=float) ** -exponent
+    return largest_remainder(np.arange(1, classes + 1, dtype=float) ** -exponent, total)
+
+
+def largest_remainder(weights: np.ndarray, total: int) -> list[int]:
+    """Integer counts proportional to ``weights`` that sum to ``total`` (largest remainders first), at least
+    one each when ``total >= len(weights)`` (taken from the largest)."""
     share = total * weights / weights.sum()
     counts = np.floor(share).astype(int)
     order = np.argsort(-(share - counts), kind="stable")
     counts[order[: total - counts.sum()]] += 1
-    if total >= classes:
+    if total >= len(weights):
         for k in np.flatnonzero(counts == 0):
             counts[int(np.argmax(counts))] -= 1
             counts[k] = 1
