@@ -29,7 +29,8 @@ import numpy as np
 from mgfast import metrics
 from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
-from mgfast.pseudo import AGREE_RULES, PseudoLabels, no_labels, select_own_labels, select_pseudo_labels
+from mgfast.pseudo import (AGREE_RULES, PseudoLabels, check_teacher_weights, no_labels, select_own_labels,
+                           select_pseudo_labels)
 from mgfast.runs import (Logits, Run, align_logits, check_same_classes, hidden_label_scores, load_logits,
                          logits_path, read_run, run_names)
 
@@ -179,6 +180,7 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
     for run in sources:
         if resolved_out == run.path.resolve() or run.path.resolve() in resolved_out.parents:
             raise ValueError(f"--out {out} lies inside the source run {run.path}; choose a new directory (source runs are never modified)")
+    check_teacher_weights(config.weights, names)  # before anything is written: a corrected rerun must start clean
     settings = {"sources": [str(r.path.resolve()) for r in sources], "names": names, "config": asdict(config)}
     settings_path = out / SETTINGS_FILE
     if settings_path.is_file():

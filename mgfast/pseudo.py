@@ -73,6 +73,18 @@ def _per_modality(what: str, values: Mapping[str, float] | None, names: list[str
     return {n: float(v) for n, v in out.items()}
 
 
+def check_teacher_weights(weights: Mapping[str, float] | None, names: list[str]) -> None:
+    """Raises ValueError unless ``weights`` (None: equal) gives every modality in ``names``, and only those, a
+    finite non-negative weight: checked before an adaptation writes anything."""
+    if weights is None:
+        return
+    unknown = sorted(set(weights) - set(names))
+    if unknown:
+        raise ValueError(f"weights name modality(ies) {', '.join(unknown)} that are not among the runs "
+                         f"({', '.join(names)})")
+    _per_modality("weights", weights, names, 1.0, allow_zero=True)
+
+
 def teacher_probs(probs: Mapping[str, np.ndarray], target: str, *, temperatures: Mapping[str, float] | None = None,
                   weights: Mapping[str, float] | None = None) -> tuple[np.ndarray, list[str]]:
     """The leave-one-out teacher distribution for ``target`` (float64 ``[N, C]``) and the teaching modalities

@@ -25,6 +25,7 @@ import numpy as np
 from mgfast import metrics
 from mgfast.io.atomic import atomic_path, atomic_write_text
 from mgfast.io.dataset import ClassInfo, Clip, Dataset, layout_to_dict
+from mgfast.io.names import check_name
 
 RUN_FILE = "run.json"
 CHECKPOINTS = "checkpoints"
@@ -118,6 +119,7 @@ def read_run(run_dir: str | Path) -> Run:
         raise ValueError(f"{path}: missing key(s) {', '.join(missing)}; rerun `mgfast train` to rewrite it")
     if not isinstance(data["modality"], str) or not data["modality"]:
         raise ValueError(f"{path}: 'modality' must be a non-empty string, got {data['modality']!r}")
+    check_name(data["modality"], "modality", str(path))  # adaptation and fusion name folders and files after it
     try:
         classes = [ClassInfo(int(c["index"]), int(c["code"]), str(c["name"])) for c in data["classes"]]
     except (KeyError, TypeError, ValueError):

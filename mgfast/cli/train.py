@@ -10,6 +10,7 @@ import typer
 from mgfast.branches import NAMES
 from mgfast.cli.errors import exit_on
 from mgfast.cli.workspace import DATASET, RUN_HELP, announce, branch_run
+from mgfast.runs import RUN_FILE
 
 MODALITY_HELP = f"Branch to train: {', '.join(NAMES)}."
 
@@ -72,6 +73,9 @@ def train_cmd(
         progress=progress, model=None if pretrained is None else {"weights": str(pretrained.resolve())},
     )
     with exit_on(ValueError, FileNotFoundError, TypeError), exit_on(OutOfMemory, code=1):
+        if resume and not (Path(out) / RUN_FILE).is_file():
+            raise FileNotFoundError(f"--resume: {out} holds no run to continue (no {RUN_FILE}); drop --resume to "
+                                    "start a new run there")
         run_config = make_config(dataset, modality, out, preset=preset, config_file=config, **overrides)
         run_dir = train(run_config)
     if os.environ.get("RANK", "0") == "0":  # under torchrun every process gets here; one line is enough

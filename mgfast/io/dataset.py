@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mgfast.io.atomic import atomic_write_text
+from mgfast.io.names import check_name, check_relative_path
 from mgfast.layout import Layout
 
 FORMAT = "mgfast-dataset"
@@ -77,11 +78,13 @@ class Clip:
         try:
             optional_int = lambda key: int(row[key]) if row.get(key, "") != "" else None  # noqa: E731
             return cls(
-                clip_id=row["clip_id"], video=row["video"], subject=row["subject"], start=int(row["start"]),
+                clip_id=check_name(row["clip_id"], "clip_id", where), video=row["video"], subject=row["subject"], start=int(row["start"]),
                 end=int(row["end"]), label=optional_int("label"), split=row["split"], frames=int(row["frames"]),
                 fps=float(row["fps"]), width=int(row["width"]), height=int(row["height"]),
                 box=tuple(float(row[f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")),
-                keypoints=row["keypoints"], crop=row["crop"] or None, hidden_label=optional_int("hidden_label"),
+                keypoints=check_relative_path(row["keypoints"], "keypoints", where),
+                crop=check_relative_path(row["crop"], "crop", where) if row["crop"] else None,
+                hidden_label=optional_int("hidden_label"),
             )
         except (KeyError, ValueError) as error:
             raise ValueError(f"{where}: bad manifest row ({error}); rerun `mgfast extract` to rewrite it") from None
@@ -128,8 +131,16 @@ class Dataset:
         return [c for c in self.clips if c.split == name]
 
     def keypoints(self, clip: Clip) -> np.ndarray:
-        """float32 ``[T, V, 3]``."""
-        return np.load(self.root / clip.keypoints)
+        """float32 ``[T, V, 3]``; a truncated or unreadable file raises ValueError naming it."""
+        path = self.root / clip.keypoints
+        try:
+            return np.load(path, allow_pickle=False)
+        except (EOFError, ValueError, OSError) as error:
+            # EOFError must not escape: the command line takes it for Ctrl-D and prints only "Aborted".
+            if isinstance(error, FileNotFoundError):
+                raise FileNotFoundError(f"{path} is missing; rerun `mgfast extract` to write it") from None
+            raise ValueError(f"{path}: unreadable keypoints ({type(error).__name__}: {error}); the file is "
+                             "truncated or corrupt, rerun `mgfast extract` to rewrite it") from None
 
     def crop_path(self, clip: Clip) -> Path:
         if clip.crop is None:

@@ -1,0 +1,88 @@
+"""Bad files and bad input that once escaped as a crash, a silent mistake or a write outside the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fake_runs import make_runs
+from mgfast.adapt import AdaptConfig, adapt
+from mgfast.cli.main import app
+from mgfast.io.dataset import Dataset
+from mgfast.io.names import check_name, check_relative_path
+from mgfast.runs import read_run
+from tiny_dataset import make_dataset
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name", ["../../../ESCAPED", "a/b", "a\\b", "..", ".", "", " ", "x\0y", " joint"])
+def test_names_that_cannot_be_one_path_component_are_refused(name):
+    with pytest.raises(ValueError, match="cannot name a file or folder"):
+        check_name(name, "modality", "run.json")
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x.npy", "keypoints/../../x.npy", "C:\\x.npy", "\\\\host\\x", ""])
+def test_paths_that_leave_the_dataset_are_refused(path):
+    with pytest.raises(ValueError, match="leaves the dataset folder|is not a path"):
+        check_relative_path(path, "keypoints", "manifest.csv:2")
+
+
+def test_names_and_relative_paths_that_are_fine_pass():
+    assert check_name("joint", "modality", "w") == "joint" and check_name("0054_12", "clip_id", "w") == "0054_12"
+    assert check_relative_path("keypoints/0054_12.npy", "keypoints", "w") == "keypoints/0054_12.npy"
+
+
+def test_a_run_json_modality_cannot_send_adaptation_outside_its_folder(tmp_path):
+    paths, _ = make_runs(tmp_path / "runs")
+    info = json.loads((paths[0] / "run.json").read_text())
+    (paths[0] / "run.json").write_text(json.dumps({**info, "modality": "../../../ESCAPED"}))
+    with pytest.raises(ValueError, match="modality '../../../ESCAPED' cannot name a file or folder"):
+        read_run(paths[0])
+    with pytest.raises(ValueError, match="cannot name"):
+        adapt(paths, tmp_path / "adapted", AdaptConfig(rounds=1), fine_tune=lambda *a: None, log=lambda _: None)
+    assert not any(p.name == "ESCAPED" for p in tmp_path.rglob("*"))
+
+
+def test_a_manifest_cannot_point_outside_the_dataset(tmp_path):
+    root = make_dataset(tmp_path / "ds")
+    manifest = root / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    lines[1] = lines[1].replace("keypoints/", "../../", 1)
+    manifest.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="manifest.csv:2: keypoints '../../.*' leaves the dataset folder"):
+        Dataset(root)
+
+
+def test_a_truncated_keypoints_file_names_itself_instead_of_aborting(tmp_path):
+    root = make_dataset(tmp_path / "ds")
+    dataset = Dataset(root)
+    clip = dataset.clips[0]
+    path = root / clip.keypoints
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=rf"{path.name}: unreadable keypoints .*truncated or corrupt"):
+        dataset.keypoints(clip)
+    result = runner.invoke(app, ["train", str(root), "--modality", "joint", "--out", str(tmp_path / "run"),
+                                 "--preset", "tiny", "--epochs", "1", "--workers", "0", "--no-progress"])
+    assert result.exit_code == 2 and "Aborted" not in result.output and "unreadable keypoints" in result.output
+
+
+def test_bad_adapt_weights_write_nothing_so_the_corrected_rerun_runs(tmp_path):
+    paths, _ = make_runs(tmp_path / "runs")
+    out = tmp_path / "adapted"
+    for weights in ({"jiont": 1.0, "heatmap": 1.0, "rgb": 1.0}, {"joint": -1.0, "heatmap": 1.0, "rgb": 1.0}):
+        with pytest.raises(ValueError, match="weights"):
+            adapt(paths, out, AdaptConfig(rounds=1, weights=weights), fine_tune=lambda *a: None, log=lambda _: None)
+        assert not out.exists()
+
+
+def test_train_resume_without_a_run_is_refused(tmp_path):
+    root = make_dataset(tmp_path / "ds")
+    result = runner.invoke(app, ["train", str(root), "--modality", "joint", "--out", str(tmp_path / "run"),
+                                 "--resume", "--no-progress"])
+    assert result.exit_code == 2 and "holds no run to continue" in result.output
+    assert not (tmp_path / "run").exists()
