@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 
 import torch
 
 OUTPUT_DTYPES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
 """Output dtypes the kernels write, with their code in the native interface."""
+
+MAX_SIDE = 1 << 15
+"""The largest image side (pixels) an op takes or writes: larger ones are input garbage, and their index
+arithmetic would leave the kernels' 32-bit ranges."""
+
+MISSING_COORDINATE = 1e6
+"""Coordinates beyond this many pixels are detector garbage and count as not detected (also in the kernels)."""
 
 
 def tensor(name: str, value: object) -> torch.Tensor:
@@ -36,6 +44,23 @@ def positive_number(name: str, value: object) -> float:
     return float(value)
 
 
+def finite_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _side(value: object) -> int | None:
+    """A positive image side up to :data:`MAX_SIDE` (any integer type, numpy's included), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        side = operator.index(value)
+    except TypeError:
+        return None
+    return side if 0 < side <= MAX_SIDE else None
+
+
 def non_negative_number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
@@ -43,15 +68,14 @@ def non_negative_number(name: str, value: object) -> float:
 
 
 def size2(name: str, value: object) -> tuple[int, int]:
-    """``(height, width)`` from an int (square) or a pair of positive ints."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if (
-        not isinstance(pair, Sequence)
-        or len(pair) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair)
-    ):
-        raise ValueError(f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+    """``(height, width)`` from an int (square) or a pair of ints, each in [1, :data:`MAX_SIDE`]."""
+    single = _side(value)
+    pair = (single, single) if single is not None else value
+    sides = [_side(v) for v in pair] if isinstance(pair, (Sequence, torch.Size)) and len(pair) == 2 else [None]
+    if None in sides:
+        raise ValueError(f"{name} must be an int or a (height, width) pair of ints, each from 1 to {MAX_SIDE}, "
+                         f"got {value!r}")
+    return sides[0], sides[1]
 
 
 def output_dtype(name: str, value: object) -> torch.dtype:

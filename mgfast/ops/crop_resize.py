@@ -17,6 +17,11 @@ from mgfast.ops import _checks as check
 from mgfast.ops import _library
 from mgfast.ops._device import launch_target
 
+MIN_STD = 1e-6
+MAX_BOX_SCALE = 16
+"""Box coordinates are bounded by this multiple of the frame's larger side, which bounds the sampling grid
+(bilinear samples per output pixel) at MAX_BOX_SCALE * 2 * side / output size per axis."""
+
 
 def _shape(n: int, out_h: int, out_w: int, clip_layout: bool) -> tuple:
     return (3, n, out_h, out_w) if clip_layout else (n, 3, out_h, out_w)
@@ -89,15 +94,22 @@ def _crop_resize(frames, boxes, size, mean, std, dtype, clip_layout: bool, frame
     out_h, out_w = check.size2("size", size)
     mean_list = check.channel_stats("mean", mean, 0.0)
     std_list = check.channel_stats("std", std, 1.0)
-    if any(s == 0 for s in std_list):
-        raise ValueError(f"std must be non-zero in every channel, got {std_list}")
+    if any(abs(s) < MIN_STD for s in std_list):
+        raise ValueError(f"std must be non-zero, at least {MIN_STD:g} in magnitude, in every channel (its "
+                         f"inverse must stay finite), got {std_list}")
     dtype = check.output_dtype("dtype", dtype)
     # Data-dependent, so checked in eager mode only (a compiled graph cannot branch on tensor values).
-    if not torch.compiler.is_compiling() and boxes.numel():
+    if not torch.compiler.is_compiling() and boxes.numel() and boxes.device.type != "meta":
         finite = torch.isfinite(boxes).all()
         ordered = ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()
         if not bool(finite & ordered):
             raise ValueError(f"{boxes_name} must be finite with x1 > x0 and y1 > y0 in every box")
+        height, width = frames.shape[1], frames.shape[2]
+        reach = MAX_BOX_SCALE * max(height, width)
+        if not bool((boxes.abs() <= reach).all()):
+            raise ValueError(f"{boxes_name} must lie within {MAX_BOX_SCALE}x the frame's size ({height}x{width}: "
+                             f"coordinates up to {reach:g} in magnitude); larger boxes are input garbage and their "
+                             "sampling grid would be unbounded")
     return torch.ops.mgfast.crop_resize.default(frames, boxes, out_h, out_w, mean_list, std_list, dtype, clip_layout)
 
 
@@ -120,10 +132,12 @@ def crop_resize(
     Args:
         frames: ``[N, H, W, 3]`` uint8 RGB (as decoded); made contiguous if it is not.
         boxes: ``(x0, y0, x1, y1)`` in input pixels with x1 > x0 and y1 > y0: ``[N, 4]`` one per frame, or
-            ``[4]`` / ``[1, 4]`` for all frames. Floating point, on the frames' device.
+            ``[4]`` / ``[1, 4]`` for all frames. Floating point, on the frames' device. Coordinates may
+            leave the frame, up to :data:`MAX_BOX_SCALE` times its larger side, which bounds the sampling
+            grid.
         size: output ``(h, w)``, or one int for a square.
         mean, std: optional per-channel normalisation on the 0-255 scale: ``out = (sample - mean) / std``
-            (for statistics on the 0-1 scale multiply both by 255).
+            (for statistics on the 0-1 scale multiply both by 255); ``|std| >= 1e-6``.
         dtype: ``torch.float32``, ``torch.float16`` or ``torch.bfloat16``.
 
     Returns:

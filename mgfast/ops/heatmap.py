@@ -143,8 +143,9 @@ def render_heatmaps(
     scaling = check.positive_number("scaling", scaling)
     dtype = check.output_dtype("dtype", dtype)
     out_h, out_w = int(height * scaling + 0.5), int(width * scaling + 0.5)
-    if out_h <= 0 or out_w <= 0:
-        raise ValueError(f"size * scaling must leave at least one pixel, got {out_h}x{out_w}")
+    if not (0 < out_h <= check.MAX_SIDE and 0 < out_w <= check.MAX_SIDE):
+        raise ValueError(f"size * scaling must leave at least one pixel and at most {check.MAX_SIDE} per side, got "
+                         f"{out_h}x{out_w} (size {height}x{width}, scaling {scaling:g})")
 
     if mode == "joints":
         limb_pairs: list[tuple[int, int]] = []

@@ -25,7 +25,8 @@ def joint_importance(
     ``energy_j`` the sum over consecutive valid frames of its displacement times the smaller score.
     """
     xy, score = keypoints[..., :2], keypoints[..., 2]
-    valid = (score >= min_score) & torch.isfinite(xy).all(-1) & torch.isfinite(score)
+    # NaN compares False, so this also drops NaN and infinite coordinates
+    valid = (score >= min_score) & (xy.abs() <= check.MISSING_COORDINATE).all(-1) & torch.isfinite(score)
     weight = torch.where(valid, score, torch.zeros_like(score))
     confidence = weight.mean(0)
     if keypoints.shape[0] > 1:
@@ -99,7 +100,8 @@ def saliency_boxes(
 ) -> torch.Tensor:
     """One square saliency box ``(x0, y0, x1, y1)`` per clip, in frame pixels.
 
-    1. Observations count when their score is at least ``min_score`` and their coordinates are finite.
+    1. Observations count when their score is at least ``min_score`` and their coordinates are finite and
+       within 1e6 pixels (beyond that they are detector garbage, as for :func:`mgfast.ops.render_heatmaps`).
     2. Each joint gets an importance (see :func:`joint_importance`): its mean confidence, raised by
        ``emphasis_gain`` for the layout's salient joints (mg68: hands, wrists, face) and by ``motion_gain``
        times its motion energy relative to the clip's most moving joint.
@@ -130,6 +132,7 @@ def saliency_boxes(
         raise ValueError(f"keep must lie in [0, 1], got {keep!r}")
     if not 0 <= quantiles[0] <= quantiles[1] <= 1:
         raise ValueError(f"quantiles must be (lo, hi) with 0 <= lo <= hi <= 1, got {quantiles!r}")
+    check.finite_number("min_score", min_score)
     check.non_negative_number("margin", margin)
     check.non_negative_number("min_size", min_size)
     check.non_negative_number("motion_gain", motion_gain)
