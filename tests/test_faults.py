@@ -15,6 +15,7 @@ from mgfast.cli.main import app
 from mgfast.io.dataset import Dataset
 from mgfast.io.names import check_name, check_relative_path
 from mgfast.runs import read_run
+from mgfast.synth import synthesize
 from tiny_dataset import make_dataset
 
 runner = CliRunner()
@@ -86,3 +87,17 @@ def test_train_resume_without_a_run_is_refused(tmp_path):
                                  "--resume", "--no-progress"])
     assert result.exit_code == 2 and "holds no run to continue" in result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("bad_row", ["1,30,10", "nose,0,10"])
+def test_one_bad_label_file_fails_its_video_and_the_rest_extract(tmp_path, bad_row):
+    src = tmp_path / "src"
+    synthesize(src, videos=3, subjects=2, frames_per_video=60, width=128, height=96, classes=3,
+               segments_per_video=2, min_segment=8, max_segment=16, progress=False)
+    label = src / "0001" / "0001_label.csv"
+    label.write_text(bad_row + "\n" + label.read_text().split("\n", 1)[1])
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["extract", str(src), "--out", str(out), "--no-crops", "--no-progress"])
+    assert result.exit_code != 0
+    assert "FAILED 0001" in result.output and "0001_label.csv" in result.output
+    assert {c.video for c in Dataset(out).clips} == {"0002", "0003"}

@@ -132,6 +132,9 @@ def extract(
     index_of_code = class_index_by_code(classes)
     jobs = []
     for source in select_shard(sources, options.shard):
+        if source.problem is not None:  # a bad label file fails its video, as a corrupt video does
+            summary.failures[source.video_id] = source.problem
+            continue
         try:
             clips = plan_video(source, index_of_code, hidden)
         except ValueError as error:
@@ -164,7 +167,8 @@ def _read_source(src: Path, root: Path) -> tuple[list, list[ClassInfo], dict[str
     from mgfast.io.sources import discover, read_hidden_labels
 
     # An output directory inside the source holds crop videos that are not source videos.
-    sources = [s for s in discover(src) if not Path(s.video_path).resolve().is_relative_to(root)]
+    found = discover(src, keep_bad_labels=True)
+    sources = [s for s in found if not Path(s.video_path).resolve().is_relative_to(root)]
     if not sources:
         raise ValueError(f"{src}: every video found lies inside the output directory {root}; choose --out elsewhere")
     return sources, load_classes(src), read_hidden_labels(src)

@@ -59,6 +59,7 @@ class VideoSource:
     segments: list[Segment]
     pose_path: Path | None
     pose_kind: PoseKind | None
+    problem: str | None = None  # why the video cannot be extracted (its label file), found by discover()
 
     @property
     def labelled(self) -> bool:
@@ -100,7 +101,7 @@ def source_classes(src: str | Path) -> list[ClassInfo]:
     return read_classes_csv(path) if path.is_file() else default_classes()
 
 
-def _discover_folders(src: Path, classes: list[ClassInfo]) -> list[VideoSource]:
+def _discover_folders(src: Path, classes: list[ClassInfo], keep_bad_labels: bool) -> list[VideoSource]:
     found = []
     for folder in sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")):
         video_id = folder.name
@@ -116,8 +117,14 @@ def _discover_folders(src: Path, classes: list[ClassInfo]) -> list[VideoSource]:
         if not label.is_file():
             raise FileNotFoundError(f"{folder}: video {videos[0].name} has no label file; expected {label} "
                                     "(rows class,start_frame,end_frame; blank classes for a test video)")
+        try:
+            segments, problem = read_miga_labels(label, classes), None
+        except ValueError as error:
+            if not keep_bad_labels:
+                raise
+            segments, problem = [], f"{type(error).__name__}: {error}"
         pose_path, pose_kind = _pose_files(folder, video_id, (f"{video_id}_json", "json"))
-        found.append(VideoSource(video_id, videos[0], video_id, read_miga_labels(label, classes), pose_path, pose_kind))
+        found.append(VideoSource(video_id, videos[0], video_id, segments, pose_path, pose_kind, problem))
     return found
 
 
@@ -194,8 +201,12 @@ def read_hidden_labels(src: str | Path) -> dict[str, int]:
     return labels
 
 
-def discover(src: str | Path) -> list[VideoSource]:
-    """All videos of a source folder (see the module docstring), sorted by video id."""
+def discover(src: str | Path, *, keep_bad_labels: bool = False) -> list[VideoSource]:
+    """All videos of a source folder (see the module docstring), sorted by video id.
+
+    A video whose label file cannot be read raises ValueError, or with ``keep_bad_labels`` is listed with no
+    segments and the error in its ``problem`` (extraction fails that video alone, as a corrupt one).
+    """
     src = Path(src)
     if not src.exists():
         raise FileNotFoundError(f"source folder {src} does not exist")
@@ -203,7 +214,7 @@ def discover(src: str | Path) -> list[VideoSource]:
         raise NotADirectoryError(f"{src} is a file; pass the folder that holds the videos. {LAYOUTS_TEXT}")
     classes = source_classes(src)
     plain = (src / ANNOTATIONS_FILE).is_file()
-    found = _discover_plain(src, classes) if plain else _discover_folders(src, classes)
+    found = _discover_plain(src, classes) if plain else _discover_folders(src, classes, keep_bad_labels)
     if not found:
         loose = sorted(p.name for p in src.iterdir() if _is_video(p))
         shown = ", ".join(loose[:5]) + (", ..." if len(loose) > 5 else "")
