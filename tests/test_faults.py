@@ -101,3 +101,20 @@ def test_one_bad_label_file_fails_its_video_and_the_rest_extract(tmp_path, bad_r
     assert result.exit_code != 0
     assert "FAILED 0001" in result.output and "0001_label.csv" in result.output
     assert {c.video for c in Dataset(out).clips} == {"0002", "0003"}
+
+
+def test_temporary_files_of_a_killed_extraction_are_removed_by_the_next_run(tmp_path):
+    src = tmp_path / "src"
+    synthesize(src, videos=2, subjects=2, frames_per_video=60, width=128, height=96, classes=3,
+               segments_per_video=2, min_segment=8, max_segment=16, progress=False)
+    out = tmp_path / "ds"
+    args = ["extract", str(src), "--out", str(out), "--no-crops", "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    (out / "crops").mkdir(exist_ok=True)
+    stale = [out / "crops" / ".0001_1.k3j9x_2.tmp.mp4", out / "keypoints" / ".0001_1.a8d7_q.tmp.npy"]
+    keep = out / "crops" / ".0001_12.zz.tmp.mp4"  # another clip's name that merely starts the same
+    for path in [*stale, keep]:
+        path.write_bytes(b"half a file")
+    result = runner.invoke(app, args)  # everything is done; the rerun only tidies up
+    assert result.exit_code == 0, result.output
+    assert not any(p.exists() for p in stale) and keep.exists()

@@ -22,7 +22,7 @@ import torch
 from mgfast.extract.options import SALIENCY, ExtractOptions
 from mgfast.extract.plan import PlannedClip
 from mgfast.extract.records import VideoRecord, load_record, save_record
-from mgfast.io.atomic import atomic_save_npy
+from mgfast.io.atomic import atomic_save_npy, remove_leftovers
 from mgfast.io.dataset import Clip
 
 STAGES = ("decode", "pose", "saliency", "crop", "encode", "write")
@@ -206,6 +206,10 @@ def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> V
     tick = tick or (lambda n: None)
     current: PlannedClip | None = None  # the clip being extracted, named in errors
     try:
+        # The video's clips belong to this worker alone: temporary files an earlier, killed run left are stale.
+        for planned in job.clips:
+            remove_leftovers(job.root / KEYPOINTS_DIR / f"{planned.clip_id}.npy")
+            remove_leftovers(job.root / CROPS_DIR / f"{planned.clip_id}.mp4")
         record = None if job.options.overwrite else load_record(job.root, source.video_id, job.params)
         record = record or VideoRecord(source.video_id, job.params)
         done = {p.clip_id: record.done(job.root, p) for p in job.clips}

@@ -6,6 +6,7 @@ rerun can trust every file that exists.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +33,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_leftovers(path: str | Path) -> int:
+    """Removes the temporary files that interrupted :func:`atomic_path` writes of ``path`` left behind (a
+    process killed with SIGKILL cannot clean up); returns how many. Call it only where no other process may
+    be writing ``path`` at the same time."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    stale = list(path.parent.glob(f".{glob.escape(path.stem)}.*.tmp*"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return len(stale)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
