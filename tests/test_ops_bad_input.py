@@ -3,6 +3,10 @@ the documented result. None may abort the process or hang."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -118,3 +122,38 @@ def test_meta_tensors_give_shapes_without_running_a_kernel():
     out = ops.crop_resize(FRAMES.to("meta"), BOX.to("meta"), (4, 5))
     assert out.device.type == "meta" and out.shape == (2, 3, 4, 5)
     assert ops.render_heatmaps(KP.to("meta"), SC.to("meta"), size=8).shape == (1, 3, 2, 8, 8)
+
+
+@pytest.mark.parametrize("call", [
+    "ops.render_heatmaps(torch.rand(1, 1, 1, 2) * 50, torch.rand(1, 1, 1), size=40000, dtype=torch.float16)",
+    "ops.crop_resize(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), torch.tensor([0., 0., 8., 8.]), 30000)",
+])
+def test_an_output_too_large_for_memory_is_an_error_not_an_abort(call):
+    """Under an address-space limit the output or the kernels' working space cannot be allocated: the op
+    raises OutOfMemoryError naming itself; the process neither aborts (std::bad_alloc inside an OpenMP
+    region) nor dies."""
+    script = textwrap.dedent(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+        import torch
+        from mgfast import ops
+        try:
+            {call}
+        except torch.OutOfMemoryError as error:
+            print("raised:", error)
+            sys.exit(0)
+        print("returned")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "raised:" in done.stdout and ("render_heatmaps" in done.stdout or "crop_resize" in done.stdout)
+
+
+def test_outputs_do_not_claim_a_gradient_the_ops_cannot_give():
+    kp, sc = KP.clone().requires_grad_(), SC.clone().requires_grad_()
+    out = ops.render_heatmaps(kp, sc, size=8)
+    boxes = BOX.clone().requires_grad_()
+    crops = ops.crop_resize(FRAMES, boxes, 4)
+    for t in (out, crops):
+        assert not t.requires_grad and t.grad_fn is None
+    assert torch.equal(out, ops.render_heatmaps(KP, SC, size=8))

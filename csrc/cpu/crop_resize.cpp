@@ -1,6 +1,8 @@
 // CPU crop-resize. The sampling grid is separable, so each frame is resampled in two passes: the box's rows
 // to the output width, then those rows to the output height. The intermediate holds only the box's rows at
 // output width, never a float copy of the frame. Frames are spread over OpenMP threads.
+#include <atomic>
+#include <new>
 #include <vector>
 
 #include "mgfast/kernels.h"
@@ -93,8 +95,19 @@ void crop_resize_frame(const CropResizeParams& p, int n) {
 }  // namespace
 
 void crop_resize_cpu(const CropResizeParams& p) {
+    // A frame's buffers are allocated inside the parallel region; an exception must not leave it (that
+    // aborts the process), so a failed allocation is recorded and rethrown after the region.
+    std::atomic<bool> out_of_memory{false};
 #pragma omp parallel for schedule(dynamic) num_threads(p.num_threads)
-    for (int n = 0; n < p.N; ++n) crop_resize_frame(p, n);
+    for (int n = 0; n < p.N; ++n) {
+        if (out_of_memory.load(std::memory_order_relaxed)) continue;
+        try {
+            crop_resize_frame(p, n);
+        } catch (const std::bad_alloc&) {
+            out_of_memory.store(true, std::memory_order_relaxed);
+        }
+    }
+    if (out_of_memory) throw std::bad_alloc();
 }
 
 }  // namespace mgfast

@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "mgfast/kernels.h"
 
 namespace mgfast {
@@ -30,9 +34,18 @@ void render_heatmaps_cpu(const HeatmapParams& p) {
     const int n_out = heatmap_batch_out(p);
     const int64_t plane_size = static_cast<int64_t>(p.H) * p.W;
     const int64_t planes = static_cast<int64_t>(n_out) * p.C * p.T;
-#pragma omp parallel num_threads(p.num_threads)
+    // Only half-precision output and mirrored copies need a float scratch plane per thread. It is allocated
+    // here, outside the parallel region: an exception thrown inside one cannot be caught and aborts.
+    const bool needs_scratch = p.out_dtype != kFloat32 || p.flip;
+    const int threads = std::max(p.num_threads, 1);
+    std::vector<float> scratch(needs_scratch ? static_cast<size_t>(threads) * plane_size : 0);
+#pragma omp parallel num_threads(threads)
     {
-        std::vector<float> scratch(plane_size);
+#ifdef _OPENMP
+        float* own = needs_scratch ? scratch.data() + static_cast<int64_t>(omp_get_thread_num()) * plane_size : nullptr;
+#else
+        float* own = needs_scratch ? scratch.data() : nullptr;
+#endif
 #pragma omp for schedule(static)
         for (int64_t plane = 0; plane < planes; ++plane) {
             const int t = static_cast<int>(plane % p.T);
@@ -46,9 +59,9 @@ void render_heatmaps_cpu(const HeatmapParams& p) {
                 draw_plane(p, n, c, t, static_cast<float*>(p.out) + offset);
                 continue;
             }
-            draw_plane(p, n, c, t, scratch.data());
+            draw_plane(p, n, c, t, own);
             for (int y = 0; y < p.H; ++y) {
-                const float* row = scratch.data() + static_cast<int64_t>(y) * p.W;
+                const float* row = own + static_cast<int64_t>(y) * p.W;
                 const int64_t out_row = offset + static_cast<int64_t>(y) * p.W;
                 for (int x = 0; x < p.W; ++x) store(p.out, out_row + x, row[mirrored ? p.W - 1 - x : x], p.out_dtype);
             }

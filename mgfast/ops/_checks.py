@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -19,6 +20,25 @@ MISSING_COORDINATE = 1e6
 """Coordinates beyond this many pixels are detector garbage and count as not detected (also in the kernels)."""
 
 
+OutOfMemoryError = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+
+
+@contextlib.contextmanager
+def memory_errors(op: str, shape: Sequence[int], dtype: torch.dtype) -> Iterator[None]:
+    """Turns a failed allocation of an op's output or scratch space (torch's allocator error, or the native
+    code's ``std::bad_alloc`` as MemoryError) into ``OutOfMemoryError`` naming the op and the output size."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as error:
+        text = str(error)
+        if not (isinstance(error, MemoryError) or "can't allocate memory" in text or "out of memory" in text):
+            raise
+        numel = math.prod(shape)
+        gib = numel * torch.empty(0, dtype=dtype).element_size() / 2**30
+        raise OutOfMemoryError(f"{op}: not enough memory for an output of shape {list(shape)} ({dtype}, "
+                               f"{gib:.1f} GiB) and its working space; ask for a smaller size or batch") from None
+
+
 def tensor(name: str, value: object) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
@@ -26,11 +46,12 @@ def tensor(name: str, value: object) -> torch.Tensor:
 
 
 def floating(name: str, value: object) -> torch.Tensor:
-    """A floating-point tensor as contiguous float32 (other float dtypes are converted)."""
+    """A floating-point tensor as contiguous float32 (other float dtypes are converted), detached: the ops
+    have no backward, so their outputs must not claim a gradient they cannot give."""
     t = tensor(name, value)
     if not t.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-    return t.to(torch.float32).contiguous()
+    return t.detach().to(torch.float32).contiguous()
 
 
 def same_device(name: str, t: torch.Tensor, reference_name: str, reference: torch.Tensor) -> None:

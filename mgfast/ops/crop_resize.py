@@ -47,7 +47,9 @@ def _kernel(
     clip_layout: bool,
 ) -> torch.Tensor:
     n, h, w, _ = frames.shape
-    out = frames.new_empty(_shape(n, out_h, out_w, clip_layout), dtype=dtype)
+    shape = _shape(n, out_h, out_w, clip_layout)
+    with check.memory_errors("crop_resize", shape, dtype):
+        out = frames.new_empty(shape, dtype=dtype)
     p = _C.CropResizeParams()
     p.frames, p.boxes, p.out = frames.data_ptr(), boxes.data_ptr(), out.data_ptr()
     p.box_stride = 4 if boxes.shape[0] == n and n != 1 else 0  # one box per frame, or one for all
@@ -57,7 +59,8 @@ def _kernel(
     p.mean, p.inv_std = mean, _reciprocals(std)
     p.out_dtype = check.OUTPUT_DTYPES[dtype]
     p.num_threads = torch.get_num_threads()
-    _C.crop_resize(p, *launch_target(frames))
+    with check.memory_errors("crop_resize", shape, dtype):
+        _C.crop_resize(p, *launch_target(frames))
     return out
 
 
@@ -127,7 +130,7 @@ def crop_resize(
     Each output pixel averages a grid of bilinear samples over its bin of the box, the grid adapting to the
     box/output ratio: exactly ``torchvision.ops.roi_align(aligned=True, sampling_ratio=-1)`` applied to the
     frames as float, per channel. Samples more than one pixel outside the image read zero. The uint8 frames
-    are read directly; no float copy of a frame is made.
+    are read directly; no float copy of a frame is made. Not differentiable: the output never requires grad.
 
     Args:
         frames: ``[N, H, W, 3]`` uint8 RGB (as decoded); made contiguous if it is not.

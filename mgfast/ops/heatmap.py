@@ -39,7 +39,9 @@ def _kernel(
     # The struct holds fixed-size tables, so the lengths of the lists are checked here.
     if len(limbs) % 2:
         raise ValueError("limbs must hold index pairs")
-    out = keypoints.new_empty(_shape(keypoints, height, width, limbs, flip_perm), dtype=dtype)
+    shape = _shape(keypoints, height, width, limbs, flip_perm)
+    with check.memory_errors("render_heatmaps", shape, dtype):
+        out = keypoints.new_empty(shape, dtype=dtype)
     channels = out.shape[1]
     if flip_perm and len(flip_perm) != channels:
         raise ValueError("flip_perm must have one entry per channel")
@@ -53,7 +55,8 @@ def _kernel(
     p.flip, p.flip_perm = int(bool(flip_perm)), flip_perm
     p.out_dtype = check.OUTPUT_DTYPES[dtype]
     p.num_threads = torch.get_num_threads()
-    _C.render_heatmaps(p, *launch_target(keypoints))
+    with check.memory_errors("render_heatmaps", shape, dtype):
+        _C.render_heatmaps(p, *launch_target(keypoints))
     return out
 
 
@@ -112,6 +115,8 @@ def render_heatmaps(
         flip: also render the horizontally flipped copy (test-time "double" augmentation).
         flip_pairs: left/right joint pairs for ``flip``. Default: the layout's.
         dtype: ``torch.float32``, ``torch.float16`` or ``torch.bfloat16``.
+
+    Not differentiable: the output never requires grad, whatever the inputs do.
 
     Returns:
         ``[N, C, T, H', W']`` with C = V (joints) or the number of limbs. With ``flip`` the batch is ``2N``:
