@@ -77,6 +77,10 @@ def fuse_probs(probs: Mapping[str, np.ndarray], weights: Mapping[str, float]) ->
     return np.tensordot(np.asarray([w[n] for n in probs]), stacked, axes=1)
 
 
+MAX_GRID_POINTS = 200_000
+"""The most weight vectors a search scores (the grid grows as C(1/step + M - 1, M - 1))."""
+
+
 def simplex_grid(num_modalities: int, step: float) -> np.ndarray:
     """All weight vectors with entries in ``{0, step, 2 step, ..., 1}`` summing to 1, ``[K, M]``, ordered
     from the most to the least uniform (stable within equal distance)."""
@@ -85,6 +89,10 @@ def simplex_grid(num_modalities: int, step: float) -> np.ndarray:
     n = round(1.0 / step) if step > 0 else 0
     if n < 1 or not math.isclose(n * step, 1.0, abs_tol=1e-9):
         raise ValueError(f"weight step must be 1/k for a positive integer k (e.g. 0.1, 0.05), got {step!r}")
+    points = math.comb(n + num_modalities - 1, num_modalities - 1)
+    if points > MAX_GRID_POINTS:
+        raise ValueError(f"a weight grid of step {step:g} over {num_modalities} runs has {points:,} points (at most "
+                         f"{MAX_GRID_POINTS:,}); use a coarser --step or fewer runs")
     rows = []
     # Stars and bars: M-1 bar positions among n + M - 1 slots give the M parts of n.
     for bars in itertools.combinations(range(n + num_modalities - 1), num_modalities - 1):

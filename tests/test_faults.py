@@ -118,3 +118,11 @@ def test_temporary_files_of_a_killed_extraction_are_removed_by_the_next_run(tmp_
     result = runner.invoke(app, args)  # everything is done; the rerun only tidies up
     assert result.exit_code == 0, result.output
     assert not any(p.exists() for p in stale) and keep.exists()
+
+
+def test_the_weight_grid_is_bounded():
+    from mgfast.fuse import simplex_grid
+
+    assert len(simplex_grid(3, 0.01)) == 5151  # C(102, 2): fine
+    with pytest.raises(ValueError, match="has 4,598,126 points .*coarser --step"):
+        simplex_grid(5, 0.01)
