@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,31 @@ def test_the_weight_grid_is_bounded():
     assert len(simplex_grid(3, 0.01)) == 5151  # C(102, 2): fine
     with pytest.raises(ValueError, match="has 4,598,126 points .*coarser --step"):
         simplex_grid(5, 0.01)
+
+
+@pytest.mark.parametrize("err,hint", [(28, "the disk is full"), (30, "read-only"), (13, "no permission")])
+def test_a_failed_write_is_one_line_naming_the_path(tmp_path, monkeypatch, err, hint):
+    """Full disk, read-only folder, no permission: `mgfast fuse` (as every command) prints one line."""
+    import mgfast.fuse
+
+    def full(*args, **kwargs):
+        raise OSError(err, os.strerror(err), str(tmp_path / "fused" / "fused.npz"))
+
+    monkeypatch.setattr(mgfast.fuse, "write_outputs", full)
+    paths, _ = make_runs(tmp_path / "runs")
+    result = runner.invoke(app, ["fuse", *map(str, paths), "--out", str(tmp_path / "fused")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "fused.npz" in line and os.strerror(err) in line and hint in line
+
+
+def test_torch_failing_to_write_a_checkpoint_names_the_file(tmp_path, monkeypatch):
+    from mgfast.train import checkpoint
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(checkpoint.torch, "save", failing)
+    with pytest.raises(OSError, match="could not write the checkpoint") as caught:
+        checkpoint.save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
+    assert caught.value.filename == str(tmp_path / "last.pt") and not list(tmp_path.iterdir())

@@ -6,6 +6,7 @@ print that message alone (no traceback) and exit with a status that tells script
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,9 +19,28 @@ def fail(error: Exception | str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space and rerun the same command (finished files are kept)",
+    errno.EDQUOT: "the disk quota is used up: free space and rerun the same command (finished files are kept)",
+    errno.EROFS: "the file system is read-only: choose another output folder",
+    errno.EACCES: "no permission: choose another output folder or fix its permissions",
+    errno.EPERM: "not permitted: choose another output folder or fix its permissions",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """``<path>: <cause>; <what to do>`` for a failed file operation (also when the message named no path)."""
+    where = f"{error.filename}: " if error.filename else ""
+    cause = error.strerror or str(error)
+    hint = _OS_HINTS.get(error.errno)
+    return f"{where}{cause}" + (f"; {hint}" if hint else "")
+
+
 @contextmanager
 def exit_on(*errors: type[Exception], code: int = 2) -> Iterator[None]:
-    """Turns the listed exceptions raised inside the block into the one-line message and exit status ``code``.
+    """Turns the listed exceptions raised inside the block into the one-line message and exit status ``code``;
+    a failed file operation (``OSError``: full disk, read-only folder, no permission) always becomes one line
+    naming the path and the cause.
 
     Nest two blocks to give one kind of failure its own status, the more specific one inside:
     ``with exit_on(ValueError), exit_on(OutOfMemory, code=1): ...``.
@@ -30,4 +50,9 @@ def exit_on(*errors: type[Exception], code: int = 2) -> Iterator[None]:
     except typer.Exit:  # a RuntimeError too: an exit already decided passes through
         raise
     except errors as error:
+        if isinstance(error, OSError) and not isinstance(error, (FileNotFoundError, NotADirectoryError,
+                                                                  FileExistsError)):
+            raise fail(describe_os_error(error), code) from None
         raise fail(error, code) from None
+    except OSError as error:
+        raise fail(describe_os_error(error), code) from None

@@ -6,6 +6,7 @@ nothing in it can run code.
 
 from __future__ import annotations
 
+import errno
 import random
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Writes ``state`` (plus the format tag) atomically: a reader sees the old file or the new one."""
     with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, tmp)
+        try:
+            torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, tmp)
+        except RuntimeError as error:  # torch's writer reports a failed write without the cause or the path
+            if "write" not in str(error).lower():
+                raise
+            raise OSError(errno.EIO, "could not write the checkpoint (is the disk full or the folder read-only?)",
+                          str(path)) from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
