@@ -297,8 +297,9 @@ def markdown(result: dict, header: str) -> str:
     lines += ["", "| arm | micro-F1 | micro-F1 (training prior) | macro-F1 | tail recall | NLL | Brier | ECE |",
               "|---|---|---|---|---|---|---|---|"]
     for arm, s in result["arms"].items():
-        lines.append(f"| {arm} | {100 * s['micro_f1']:.1f} | {100 * s['micro_f1_prior']:.1f} | {100 * s['macro_f1']:.1f}"
-                     f" | {100 * s['tail_recall']:.1f} | {s['nll']:.3f} | {s['brier']:.3f} | {s['ece']:.3f} |")
+        lines.append(f"| {arm} | {100 * s['micro_f1']:.1f} | {100 * s['micro_f1_prior']:.1f} | "
+                     f"{100 * s['macro_f1']:.1f} | {100 * s['tail_recall']:.1f} | {s['nll']:.3f} | {s['brier']:.3f} | "
+                     f"{s['ece']:.3f} |")
     lines += ["", "| teaching | branch | pseudo-labels | their accuracy |", "|---|---|---|---|"]
     for teaching, branches in result["pseudo_sets"].items():
         for branch, e in branches.items():
@@ -342,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         print("fewer than two seeds finished: no intervals yet (run more seeds, then --report)")
         return 0
     result = analyse(root, draws=args.draws)
-    header = (f"Method benchmark{' (quick)' if args.quick else ''}: {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores, python {sys.version.split()[0]}; `{' '.join(['benchmarks/method.py'] + (argv or sys.argv[1:]))}`")
+    command = " ".join(["benchmarks/method.py", *(sys.argv[1:] if argv is None else argv)])
+    header = (f"Method benchmark{' (quick)' if args.quick else ''}: {platform.machine()}, {os.cpu_count()} cores, "
+              f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}; `{command}`")
     atomic_write_text(root / "results.json", json.dumps(result, indent=2) + "\n")
     atomic_write_text(root / "results.md", markdown(result, header))
     print(markdown(result, header))

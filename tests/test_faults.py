@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +159,48 @@ def test_torch_failing_to_write_a_checkpoint_names_the_file(tmp_path, monkeypatc
     with pytest.raises(OSError, match="could not write the checkpoint") as caught:
         checkpoint.save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
     assert caught.value.filename == str(tmp_path / "last.pt") and not list(tmp_path.iterdir())
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_extraction_workers_exit_when_the_extraction_is_killed(tmp_path):
+    src = tmp_path / "src"
+    synthesize(src, videos=4, subjects=2, frames_per_video=400, width=320, height=180, classes=3,
+               segments_per_video=6, progress=False)
+    command = [sys.executable, "-m", "mgfast.cli.main", "extract", str(src), "--out", str(tmp_path / "ds"),
+               "--workers", "2", "--no-progress"]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
+            workers = {c for c in _children(parent.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()}
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the extraction did not start its workers"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            for w in workers:  # reap zombies of processes re-parented to us (not usually the case)
+                try:
+                    os.waitpid(w, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            time.sleep(0.2)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()
+                 and Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert alive == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -228,12 +228,21 @@ def _write_manifest_if_changed(path: Path, clips: Sequence[Clip]) -> None:
 _TICKS = None  # in pool workers: the queue that carries finished-clip counts to the parent's progress bar
 
 
-def _init_worker(ticks, threads: int) -> None:
+def _init_worker(ticks, threads: int, parent: int) -> None:
     import torch
 
     global _TICKS
     _TICKS = ticks
     torch.set_num_threads(threads)  # workers share the cores
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Ends this worker once the extraction that started it is gone (killed with SIGKILL, it cannot stop its
+    pool): the worker is then re-parented, so its parent id changes. Finished clips are on disk already."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def _run_in_worker(job: VideoJob) -> VideoResult:
@@ -274,7 +283,7 @@ def _run_pool(jobs: list[VideoJob], workers: int, tick: Callable[[int], object])
     drain.start()
     threads = max(1, (os.cpu_count() or 1) // workers)
     try:
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_init_worker, initargs=(ticks, threads)) as pool:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_init_worker, initargs=(ticks, threads, os.getpid())) as pool:
             futures = {pool.submit(_run_in_worker, job): job for job in jobs}
             for future in as_completed(futures):
                 try:
