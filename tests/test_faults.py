@@ -204,3 +204,18 @@ def test_extraction_workers_exit_when_the_extraction_is_killed(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_class_names_in_a_label_file_are_read_as_their_codes_or_refused(tmp_path):
+    from mgfast.io.annotations import read_miga_labels
+    from mgfast.io.dataset import ClassInfo
+    from mgfast.io.annotations import Segment
+
+    classes = [ClassInfo(0, 1, "touch nose"), ClassInfo(1, 7, "fold_arms")]
+    named = tmp_path / "v_label.csv"
+    named.write_text("Touch Nose,0,10\nfold arms,20,30\n")
+    assert read_miga_labels(named, classes) == [Segment(1, 0, 10, 1), Segment(2, 20, 30, 7)]
+    unknown = tmp_path / "w_label.csv"
+    unknown.write_text("scratch head,0,10\nscratch head,20,30\n")  # before: an unlabelled test video, silently
+    with pytest.raises(ValueError, match=r"w_label.csv:1: class 'scratch head' is neither a class code nor a class"):
+        read_miga_labels(unknown, classes)

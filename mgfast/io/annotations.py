@@ -82,10 +82,20 @@ def _segment_bounds(start: str, end: str, where: str) -> tuple[int, int]:
     return first, last
 
 
+PLACEHOLDER_WORDS = {"", "?", "-", "--", "nan", "none", "null", "unknown", "na", "n/a", "test", "unlabelled",
+                     "unlabeled", "tbd"}
+"""Class cells that mark an unlabelled segment (besides numbers <= 0)."""
+
+
+def _name_key(text: str) -> str:
+    return " ".join(text.replace("_", " ").casefold().split())
+
+
 def _is_placeholder_class(text: str) -> bool:
-    """A class cell that marks an unlabelled segment: blank, not a number ('?', 'nan', 'unknown'), or <= 0."""
+    """A class cell that marks an unlabelled segment: blank, a placeholder word ('?', 'nan', 'unknown'), or a
+    number <= 0."""
     if not is_number(text):
-        return True
+        return _name_key(text) in PLACEHOLDER_WORDS
     value = float(text)
     return math.isnan(value) or value <= 0
 
@@ -117,10 +127,11 @@ def read_miga_labels(path: str | Path, classes: Sequence[ClassInfo] | None = Non
     """Reads a MiGA label file ``<id>_label.csv``: rows ``class,start_frame,end_frame``.
 
     A header row is optional (when present it may name the columns in another order). A file whose class
-    column is unusable on every row (blank, ``?``, ``-1``, ``0``, any non-number), or that has only the two
-    columns ``start_frame,end_frame``, is an unlabelled test file: its segments have ``code`` None.
-    Otherwise every row needs a code from ``classes`` (default: the 32 MiGA codes). Errors name the file
-    and line.
+    column is a placeholder on every row (blank, ``?``, ``-1``, ``0``, ``nan``, ``unknown``: see
+    :data:`PLACEHOLDER_WORDS`), or that has only the two columns ``start_frame,end_frame``, is an
+    unlabelled test file: its segments have ``code`` None. Otherwise every row needs a code from ``classes``
+    (default: the 32 MiGA codes) or a class's name; any other word is an error, so labels never vanish
+    silently. Errors name the file and line.
     """
     path = Path(path)
     codes = {c.code for c in classes} if classes is not None else set(CLASS_CODES)
@@ -148,8 +159,16 @@ def read_miga_labels(path: str | Path, classes: Sequence[ClassInfo] | None = Non
     if not rows:
         raise ValueError(f"{path}: no segments; a label file has one row class,start_frame,end_frame per segment")
 
+    # A class may be given by its name (classes.csv's, case and underscores aside) instead of its code.
+    by_name = {_name_key(c.name): c.code for c in (classes if classes is not None else default_classes())}
+    rows = [(line, str(by_name[_name_key(text)]) if not is_number(text) and _name_key(text) in by_name else text,
+             start, end) for line, text, start, end in rows]
     labelled = [(line, text) for line, text, _, _ in rows if not _is_placeholder_class(text)]
     for line, text in labelled:  # an unknown code is an error even where the other rows are blank
+        if not is_number(text):
+            raise ValueError(f"{path}:{line}: class {text!r} is neither a class code nor a class name (names come "
+                             f"from classes.csv); expected a code ({_codes_text(codes)}), a name, or a blank "
+                             "class column for an unlabelled file")
         if parse_int(text) not in codes:
             raise ValueError(f"{path}:{line}: class {text!r} is not a known class code; expected one of "
                              f"{_codes_text(codes)}")
