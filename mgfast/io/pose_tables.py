@@ -3,7 +3,8 @@
 A row holds the 137 OpenPose points (BODY_25 0-24, face-70 25-94, left hand 95-115, right hand 116-136) as
 ``x, y, confidence`` triples: 411 columns. Conventions vary between exports, so the reader accepts:
 
-- a header row or none (a header is a first row with a non-numeric cell; its names are not checked);
+- a header row or none (a header is a first row with a non-numeric cell, or one that numbers the columns
+  0..410 or 1..411 as pandas writes integer column labels; its names are not checked);
 - an optional leading frame-index column (412 columns). With it, each row goes to its frame, counted from
   the smallest index in the file, so 0-based and 1-based numbering both line up with the video's frame 0;
   frames with no row are all zeros. Without it, row ``i`` is frame ``i``;
@@ -84,7 +85,15 @@ def _is_blank(value: object) -> bool:
 
 
 def _is_header(values: Sequence) -> bool:
-    return any(not _is_blank(v) and not isinstance(v, (int, float)) and not is_number(str(v)) for v in values)
+    """A header names the columns: a non-numeric cell, or the column numbers themselves (what pandas writes
+    for a frame with integer column labels: ``0 .. 410``, after an empty corner cell when it writes the index)."""
+    if any(not _is_blank(v) and not isinstance(v, (int, float)) and not is_number(str(v)) for v in values):
+        return True
+    cells = list(values[1:]) if values and _is_blank(values[0]) else list(values)
+    if len(cells) != NUM_COLUMNS or any(_is_blank(v) for v in cells):
+        return False
+    numbers = [float(v) for v in cells]
+    return numbers in ([float(k) for k in range(NUM_COLUMNS)], [float(k) for k in range(1, NUM_COLUMNS + 1)])
 
 
 def _to_numbers(values: Sequence, width: int, where: str, path: Path, xlsx: bool) -> np.ndarray:
