@@ -28,6 +28,10 @@ _OS_HINTS = {
 }
 
 
+_OWN_MESSAGES = (FileNotFoundError, NotADirectoryError, FileExistsError)
+"""OSErrors that mgfast raises itself with a message saying what to do; printed as they are."""
+
+
 def describe_os_error(error: OSError) -> str:
     """``<path>: <cause>; <what to do>`` for a failed file operation (also when the message named no path)."""
     where = f"{error.filename}: " if error.filename else ""
@@ -50,9 +54,10 @@ def exit_on(*errors: type[Exception], code: int = 2) -> Iterator[None]:
     except typer.Exit:  # a RuntimeError too: an exit already decided passes through
         raise
     except errors as error:
-        if isinstance(error, OSError) and not isinstance(error, (FileNotFoundError, NotADirectoryError,
-                                                                  FileExistsError)):
+        if isinstance(error, OSError) and not isinstance(error, _OWN_MESSAGES):
             raise fail(describe_os_error(error), code) from None
         raise fail(error, code) from None
     except OSError as error:
+        if isinstance(error, _OWN_MESSAGES):  # mgfast's own, with its fix: for the block that lists them
+            raise
         raise fail(describe_os_error(error), code) from None
