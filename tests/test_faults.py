@@ -180,7 +180,8 @@ def test_extraction_workers_exit_when_the_extraction_is_killed(tmp_path):
                segments_per_video=6, progress=False)
     command = [sys.executable, "-m", "mgfast.cli.main", "extract", str(src), "--out", str(tmp_path / "ds"),
                "--workers", "2", "--no-progress"]
-    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # run outside the checkout, so that the installed package (with its extension) is imported
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         workers: set[int] = set()

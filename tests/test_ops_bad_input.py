@@ -128,7 +128,7 @@ def test_meta_tensors_give_shapes_without_running_a_kernel():
     "ops.render_heatmaps(torch.rand(1, 2, 1, 2) * 50, torch.rand(1, 2, 1), size=32000, dtype=torch.float16)",
     "ops.crop_resize(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), torch.tensor([0., 0., 8., 8.]), 30000)",
 ])
-def test_an_output_too_large_for_memory_is_an_error_not_an_abort(call):
+def test_an_output_too_large_for_memory_is_an_error_not_an_abort(call, tmp_path):
     """Under an address-space limit the output or the kernels' working space cannot be allocated: the op
     raises OutOfMemoryError naming itself; the process neither aborts (std::bad_alloc inside an OpenMP
     region) nor dies."""
@@ -144,7 +144,8 @@ def test_an_output_too_large_for_memory_is_an_error_not_an_abort(call):
             sys.exit(0)
         print("returned")
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    # run outside the checkout, so that the installed package (with its extension) is imported
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "raised:" in done.stdout and ("render_heatmaps" in done.stdout or "crop_resize" in done.stdout)
 

@@ -77,6 +77,7 @@ def _prepare_run_dir(config: TrainConfig, dataset: Dataset, context: distributed
             shown = ", ".join(f"{k}={getattr(started, k)!r}" for k in differ)
             raise ValueError(f"{run_file}: the run was started with {shown}; resume with the same settings "
                              "(repeat the original command with --resume) or choose another --out")
+    distributed.barrier(context)  # every rank has checked before rank 0 writes the file the check reads
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_run_file(run_dir, modality=config.modality, dataset=dataset, config=config.to_dict())
