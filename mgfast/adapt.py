@@ -31,8 +31,8 @@ from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
 from mgfast.pseudo import (AGREE_RULES, PseudoLabels, check_teacher_weights, no_labels, select_own_labels,
                            select_pseudo_labels)
-from mgfast.runs import (Logits, Run, align_logits, background_class, check_same_classes, hidden_label_scores, load_logits,
-                         logits_path, read_run, run_names)
+from mgfast.runs import (Logits, Run, align_logits, background_class, check_same_classes, hidden_label_scores,
+                         load_logits, logits_path, read_run, run_names)
 
 SETTINGS_FILE = "adapt.json"
 ROUND_LOG = "log.json"

@@ -309,7 +309,8 @@ def test_without_the_flag_background_clips_change_nothing(datasets, tmp_path):
     run_a, run_b = train(a), train(b)
     state_a, state_b = (ckpt.load_checkpoint(r / "checkpoints" / "last.pt")["model"] for r in (run_a, run_b))
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    assert json.loads((run_b / "run.json").read_text())["classes"] == json.loads((run_a / "run.json").read_text())["classes"]
+    classes_a, classes_b = (json.loads((r / "run.json").read_text())["classes"] for r in (run_a, run_b))
+    assert classes_a == classes_b
 
 
 def test_the_flag_adds_a_background_class(datasets, tmp_path, monkeypatch):
@@ -386,15 +387,17 @@ def background_runs(root: Path, background: tuple[bool, ...], seed: int = 0) -> 
     data = fake_runs.corpus(rng, n_test=120)
     paths = []
     for k, has in enumerate(background):
-        classes = fake_runs.class_list(CODES) + ([{"index": len(CODES), "code": 0, "name": "background"}] if has else [])
+        extra = [{"index": len(CODES), "code": 0, "name": "background"}] if has else []
+        classes = fake_runs.class_list(CODES) + extra
         splits = {}
         for split, (ids, truth) in data.items():
             z = fake_runs.modality_logits(rng, truth, len(CODES), 2.0, 1.0)
             if has:
                 z = np.concatenate([z, rng.normal(1.5, 1.0, (truth.size, 1)).astype(np.float32)], 1)
             labelled = split in fake_runs.LABELLED
-            splits[split] = {"clip_ids": ids, "logits": z, "labels": (truth if labelled else np.full(truth.size, -1)).astype(np.int64),
-                             "hidden_labels": (np.full(truth.size, -1) if labelled else truth).astype(np.int64)}
+            none = np.full(truth.size, -1)
+            splits[split] = {"clip_ids": ids, "logits": z, "labels": (truth if labelled else none).astype(np.int64),
+                             "hidden_labels": (none if labelled else truth).astype(np.int64)}
         path = fake_runs.write_run(root / f"run{k}", f"m{k}", splits, classes=classes)
         run = json.loads((path / "run.json").read_text())
         run["config"]["background_class"] = has

@@ -71,7 +71,8 @@ def train_cmd(
     overrides = dict(
         epochs=epochs, batch_size=batch_size, lr=lr, lr_batch=lr_batch, clip_len=clip_len, heatmap_mode=heatmap_mode,
         class_weights=class_weights, ose_weight=ose_weight, label_smoothing=label_smoothing, val_fraction=val_fraction,
-        calib_fraction=calib_fraction, split_by=split_by, split_seed=split_seed, background_class=background_class, seed=seed, workers=workers, amp=amp,
+        calib_fraction=calib_fraction, split_by=split_by, split_seed=split_seed, background_class=background_class,
+        seed=seed, workers=workers, amp=amp,
         device=device, resume=resume or None, init_from=None if init_from is None else str(init_from.resolve()),
         pseudo_labels=None if pseudo_labels is None else str(pseudo_labels.resolve()), pseudo_weight=pseudo_weight,
         progress=progress, model=None if pretrained is None else {"weights": str(pretrained.resolve())},

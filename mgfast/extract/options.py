@@ -41,11 +41,13 @@ class BackgroundOptions:
     length: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.ratio, bool) or not isinstance(self.ratio, (int, float)) or not math.isfinite(self.ratio) or self.ratio <= 0:
-            raise ValueError(f"--background must be a positive number of windows per segment (e.g. 1), got {self.ratio!r}")
+        ratio = self.ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0:
+            raise ValueError(f"--background must be a positive number of windows per segment (e.g. 1), got {ratio!r}")
         if isinstance(self.gap, bool) or not isinstance(self.gap, int) or self.gap < 0:
             raise ValueError(f"--background-gap must be a whole number of frames >= 0, got {self.gap!r}")
-        if self.length is not None and (isinstance(self.length, bool) or not isinstance(self.length, int) or self.length < 1):
+        length = self.length
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
             raise ValueError(f"--background-length must be a whole number of frames >= 1, got {self.length!r}")
 
 

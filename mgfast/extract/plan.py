@@ -109,7 +109,7 @@ def background_windows(segments: Sequence[tuple[int, int]], frames: int, *, rati
                        length: int | None, seed: int) -> list[tuple[int, int]]:
     """Background windows (inclusive ``(first, last)``) of a video of ``frames`` frames, in drawing order.
 
-    ``round(ratio * len(segments))`` draws: each takes a length (``length``, or that of a segment of the
+    ``ratio * len(segments)`` draws (rounded half up): each takes a length (``length``, or that of a segment of the
     video picked at random, so background clips last as long as real ones and length tells the branches
     nothing), then a start uniformly among those that keep the window inside the free spans
     (:func:`free_spans`) and off the windows drawn before. A draw whose length fits nowhere is dropped, so
@@ -149,7 +149,8 @@ def video_frame_count(path: Path) -> int:
         with VideoReader(path) as reader:
             return reader.frame_count
     except (VideoError, OSError) as error:
-        raise ValueError(f"{path}: cannot be opened to place background windows ({error}); fix or remove the video") from None
+        raise ValueError(f"{path}: cannot be opened to place background windows ({error}); fix or remove the "
+                         "video") from None
 
 
 def _index(code: int | None, index_of_code: dict[int, int], where: str) -> int | None:
