@@ -331,6 +331,10 @@ def test_the_flag_adds_a_background_class(datasets, tmp_path, monkeypatch):
     gestures = Dataset(with_bg).classes
     assert run.classes[:-1] == gestures and run.classes[-1] == ClassInfo(len(gestures), 0, "background")
     assert run.config["background_class"] is True and runs.background_class(run) == len(gestures)
+    from mgfast.train import checkpoint as ckpt
+
+    ose = ckpt.load_checkpoint(run_dir / "checkpoints" / "best.pt")["ose"]
+    assert [v.shape[0] for k, v in ose.items() if "anchor" in k] == [len(gestures) + 1]  # one anchor per class
     splits = config_splits(open_dataset(cfg), cfg)
     without = config(with_bg, tmp_path / "unused")
     plain_splits = config_splits(open_dataset(without), without)
