@@ -24,7 +24,9 @@ def synth_cmd(
     videos: int = typer.Option(12, "--videos", "-n", help="Number of untrimmed interview videos."),
     subjects: int = typer.Option(6, "--subjects", help="Number of subjects (each has their own looks, camera and habits)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed and options give the same corpus."),
-    frames_per_video: int = typer.Option(500, "--frames-per-video", help="Frames in each video."),
+    frames_per_video: int = typer.Option(500, "--frames-per-video",
+                                         help="Frames in each video (with 10 segments, about 1000 leave room between "
+                                              "them for `mgfast extract --background 1`)."),
     segments_per_video: int = typer.Option(10, "--segments-per-video", help="Gesture segments in each video."),
     width: int = typer.Option(320, "--width", help="Frame width in pixels (even)."),
     height: int = typer.Option(180, "--height", help="Frame height in pixels (even)."),
