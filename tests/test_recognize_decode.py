@@ -205,3 +205,49 @@ def test_bad_probabilities_are_refused():
         decode(np.zeros(5), DecodeOptions())
     with pytest.raises(ValueError, match="background"):
         decode(np.full((5, 3), 1 / 3), DecodeOptions(), background=3)
+
+
+# -- the timeline figure ------------------------------------------------------------------------------
+def test_timeline_writes_a_png_atomically(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    from mgfast.recognize.timeline import draw_timeline
+
+    probs = _probs(300, 4, [(20, 60, 1, 0.9), (150, 190, 2, 0.8)], rest=3)
+    segs = decode(probs, DecodeOptions(), background=3)
+    names = ["nose", "chin", "ear", "no gesture"]
+    out = draw_timeline(probs, segs, names, 25.0, tmp_path / "t.png", truth=[Segment(18, 62, 1, 1.0)])
+    assert out == tmp_path / "t.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = imread(out)
+    assert image.ndim == 3 and image.shape[1] > 1000 and image.std() > 0.05
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.png"]  # no temporary left behind
+
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(OSError, match="disk full"):
+        draw_timeline(probs, segs, names, 25.0, tmp_path / "u.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.png"]
+
+
+def test_timeline_long_video_and_bad_input(tmp_path):
+    from mgfast.recognize.timeline import clock, draw_timeline, pooled_columns
+
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(5), size=5003)
+    pooled, size = pooled_columns(probs, columns=100)
+    assert size == 51 and pooled.shape == (99, 5)
+    assert np.array_equal(pooled, np.stack([probs[i : i + 51].max(axis=0) for i in range(0, 5003, 51)]))
+    assert (clock(59.6), clock(754), clock(3725)) == ("1:00", "12:34", "1:02:05")
+    long = rng.dirichlet(np.ones(5), size=25 * 3600)
+    segs = [Segment(s, s + 30, int(s % 4), 0.7) for s in range(0, 25 * 3600 - 30, 400)]
+    draw_timeline(long, segs, list("abcde"), 25.0, tmp_path / "hour.png", truth=segs)
+    assert (tmp_path / "hour.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="one name per class"):
+        draw_timeline(probs, [], list("abc"), 25.0, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="outside"):
+        draw_timeline(probs, [Segment(5000, 5010, 0, 1.0)], list("abcde"), 25.0, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="PNG"):
+        draw_timeline(probs, [], list("abcde"), 25.0, tmp_path / "x.jpg")

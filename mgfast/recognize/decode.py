@@ -86,12 +86,17 @@ def moving_average(probs: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average over axis 0 of ``[T, C]``, the window cut at the ends (mean of what exists)."""
     if window == 1 or len(probs) == 0:
         return probs.astype(np.float64, copy=True)
-    half = window // 2
-    total = np.zeros((len(probs) + 1, probs.shape[1]), dtype=np.float64)
+    frames, half = len(probs), window // 2
+    total = np.zeros((frames + 1, probs.shape[1]), dtype=np.float64)
     np.cumsum(probs, axis=0, dtype=np.float64, out=total[1:])
-    t = np.arange(len(probs))
-    lo, hi = np.maximum(t - half, 0), np.minimum(t + half + 1, len(probs))
-    return (total[hi] - total[lo]) / (hi - lo)[:, None]
+    out = np.empty_like(total[1:])
+    if frames > 2 * half:  # full windows by slicing (no index arrays over [T, C])
+        np.subtract(total[window:], total[: frames + 1 - window], out=out[half : frames - half])
+        out[half : frames - half] /= window
+    for t in (*range(min(half, frames)), *range(max(frames - half, half), frames)):  # the cut windows at the ends
+        lo, hi = max(t - half, 0), min(t + half + 1, frames)
+        out[t] = (total[hi] - total[lo]) / (hi - lo)
+    return out
 
 
 def frame_labels(smoothed: np.ndarray, thresholds: np.ndarray, background: int | None) -> np.ndarray:
