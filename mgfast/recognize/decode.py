@@ -185,9 +185,8 @@ def decode(probs: np.ndarray, options: DecodeOptions, background: int | None = N
     starts, ends, classes = starts[long_enough], ends[long_enough], classes[long_enough]
     if len(starts) == 0:
         return []
-    total = np.zeros((len(probs) + 1, probs.shape[1]), dtype=np.float64)
-    np.cumsum(probs, axis=0, out=total[1:])
-    scores = (total[ends, classes] - total[starts, classes]) / (ends - starts)
+    # one column slice per segment: far cheaper than a second cumulative sum over [T, C]
+    scores = np.array([probs[s:e, c].mean() for s, e, c in zip(starts, ends, classes)])
     kept = temporal_nms(starts, ends, scores, classes, options.nms_iou)
     kept = kept[np.lexsort((classes[kept], starts[kept]))]
     return [Segment(int(starts[i]), int(ends[i]), int(classes[i]), float(scores[i])) for i in kept]
