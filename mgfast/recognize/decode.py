@@ -134,6 +134,13 @@ def merge_runs(starts: np.ndarray, ends: np.ndarray, labels: np.ndarray, gap: in
     return s[first], np.maximum.reduceat(e, first), lab[first]
 
 
+def interval_iou(starts_a: np.ndarray, ends_a: np.ndarray, starts_b: np.ndarray, ends_b: np.ndarray) -> np.ndarray:
+    """Temporal IoU of half-open frame ranges, broadcast over the arrays (0 where the union is empty)."""
+    inter = np.clip(np.minimum(ends_a, ends_b) - np.maximum(starts_a, starts_b), 0, None)
+    union = (ends_a - starts_a) + (ends_b - starts_b) - inter
+    return np.divide(inter, union, out=np.zeros(np.shape(inter)), where=union > 0)
+
+
 def temporal_nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, labels: np.ndarray, max_iou: float
                  ) -> np.ndarray:
     """Indices kept by greedy NMS: by descending score (ties: earlier start, lower label), a segment is
@@ -143,9 +150,7 @@ def temporal_nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, label
     for i in order:
         if kept:
             k = np.asarray(kept)
-            inter = np.clip(np.minimum(ends[k], ends[i]) - np.maximum(starts[k], starts[i]), 0, None)
-            union = (ends[k] - starts[k]) + (ends[i] - starts[i]) - inter
-            if np.any(inter > max_iou * union):
+            if np.any(interval_iou(starts[k], ends[k], starts[i], ends[i]) > max_iou):
                 continue
         kept.append(int(i))
     return np.asarray(kept, dtype=np.int64)

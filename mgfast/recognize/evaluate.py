@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mgfast.recognize.decode import Segment
+from mgfast.recognize.decode import Segment, interval_iou
 
 IOU_SWEEP: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -74,17 +74,13 @@ def pool_sweeps(sweeps: Iterable[Mapping[float, DetectionScores]]) -> dict[float
 
 def temporal_iou(a: Segment, b: Segment) -> float:
     """Intersection over union of two half-open frame ranges (0 when they only touch or either is empty)."""
-    inter = max(0, min(a.end, b.end) - max(a.start, b.start))
-    union = (a.end - a.start) + (b.end - b.start) - inter
-    return inter / union if union > 0 else 0.0
+    return float(interval_iou(np.int64(a.start), np.int64(a.end), np.int64(b.start), np.int64(b.end)))
 
 
 def _iou_matrix(pred: Sequence[Segment], truth: Sequence[Segment]) -> np.ndarray:
     ps = np.array([[p.start, p.end] for p in pred], dtype=np.int64).reshape(-1, 2)
     ts = np.array([[t.start, t.end] for t in truth], dtype=np.int64).reshape(-1, 2)
-    inter = np.clip(np.minimum(ps[:, None, 1], ts[None, :, 1]) - np.maximum(ps[:, None, 0], ts[None, :, 0]), 0, None)
-    union = (ps[:, 1] - ps[:, 0])[:, None] + (ts[:, 1] - ts[:, 0])[None, :] - inter
-    return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0)
+    return interval_iou(ps[:, None, 0], ps[:, None, 1], ts[None, :, 0], ts[None, :, 1])
 
 
 def match_segments(pred: Sequence[Segment], truth: Sequence[Segment], iou: float) -> list[tuple[int, int]]:
