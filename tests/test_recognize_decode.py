@@ -251,3 +251,12 @@ def test_timeline_long_video_and_bad_input(tmp_path):
         draw_timeline(probs, [Segment(5000, 5010, 0, 1.0)], list("abcde"), 25.0, tmp_path / "x.png")
     with pytest.raises(ValueError, match="PNG"):
         draw_timeline(probs, [], list("abcde"), 25.0, tmp_path / "x.jpg")
+
+
+def test_options_accept_numpy_numbers():
+    opt = DecodeOptions(smooth=np.int64(5), threshold=np.float32(0.25), min_length=np.int32(3), nms_iou=np.float32(0.5))
+    assert (opt.smooth, opt.threshold, opt.min_length) == (5, 0.25, 3) and type(opt.smooth) is int
+    per_class = DecodeOptions(threshold=np.array([0.2, 0.3]))
+    assert per_class.threshold == (0.2, 0.3) and hash(per_class) == hash(DecodeOptions(threshold=[0.2, 0.3]))
+    probs = _probs(40, 2, [(10, 30, 1, 0.9)], rest=0)
+    assert decode(probs, opt, background=0) == decode(probs, DecodeOptions(5, 0.25, 3, 4, 0.5), background=0)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,25 +58,32 @@ class DecodeOptions:
     nms_iou: float = 0.5  # temporal NMS across classes
 
     def __post_init__(self) -> None:
-        if isinstance(self.smooth, bool) or not isinstance(self.smooth, int) or self.smooth < 1 or self.smooth % 2 == 0:
+        def whole(value: object, least: int) -> bool:
+            return isinstance(value, Integral) and not isinstance(value, bool) and value >= least
+
+        if not whole(self.smooth, 1) or self.smooth % 2 == 0:
             raise ValueError(f"smooth must be an odd number of frames >= 1 (1 = no smoothing), got {self.smooth!r}")
-        if isinstance(self.min_length, bool) or not isinstance(self.min_length, int) or self.min_length < 1:
+        if not whole(self.min_length, 1):
             raise ValueError(f"min_length must be a whole number of frames >= 1, got {self.min_length!r}")
-        if isinstance(self.merge_gap, bool) or not isinstance(self.merge_gap, int) or self.merge_gap < 0:
+        if not whole(self.merge_gap, 0):
             raise ValueError(f"merge_gap must be a whole number of frames >= 0 (0 = never merge), got {self.merge_gap!r}")
-        if not (isinstance(self.nms_iou, (int, float)) and 0.0 <= self.nms_iou <= 1.0):
+        if not (isinstance(self.nms_iou, Real) and 0.0 <= self.nms_iou <= 1.0):
             raise ValueError(f"nms_iou must lie in [0, 1] (1 = keep every overlap), got {self.nms_iou!r}")
-        values = [self.threshold] if isinstance(self.threshold, (int, float)) else list(self.threshold)
-        if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        values = [self.threshold] if isinstance(self.threshold, Real) else list(self.threshold)
+        if not values or not all(isinstance(v, Real) and math.isfinite(v) for v in values):
             raise ValueError(f"threshold must be a finite number or a non-empty sequence of them (one per class), "
                              f"got {self.threshold!r}")
-        if not isinstance(self.threshold, (int, float)):
-            object.__setattr__(self, "threshold", tuple(float(v) for v in values))  # hashable, immutable
+        for name in ("smooth", "min_length", "merge_gap"):  # plain ints, also when given numpy integers
+            object.__setattr__(self, name, int(getattr(self, name)))
+        object.__setattr__(self, "nms_iou", float(self.nms_iou))
+        # one plain float, or a tuple of them (hashable, immutable)
+        object.__setattr__(self, "threshold", float(values[0]) if isinstance(self.threshold, Real)
+                           else tuple(float(v) for v in values))
 
     def thresholds(self, n_classes: int) -> np.ndarray:
         """The threshold of each class, ``[n_classes]``."""
-        if isinstance(self.threshold, (int, float)):
-            return np.full(n_classes, float(self.threshold))
+        if isinstance(self.threshold, float):
+            return np.full(n_classes, self.threshold)
         if len(self.threshold) != n_classes:
             raise ValueError(f"threshold has {len(self.threshold)} values but the probabilities have {n_classes} "
                              "classes; give one value per class, or a single number")
