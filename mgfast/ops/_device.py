@@ -47,13 +47,14 @@ def pure_pytorch() -> Iterator[None]:
 
 def _missing_message(device: torch.device) -> str:
     if device.type == "cuda":
-        how = ("this mgfast build has no CUDA kernels (it was built without nvcc); to build them, reinstall with "
-               "a CUDA compiler: pip install nvidia-cuda-nvcc==13.0.* nvidia-cuda-cccl==13.0.* and then "
-               "pip install --no-build-isolation --force-reinstall --no-deps . (see README: Building for a GPU)")
+        cuda = f"{torch.version.cuda or '13.0'}.*"  # the wheels of torch's own CUDA version
+        how = ("this mgfast build has no CUDA kernels (it was built without nvcc); to build them, install NVIDIA's "
+               f"compiler wheels, pip install nvidia-cuda-nvcc=={cuda} nvidia-nvvm=={cuda} nvidia-cuda-crt=={cuda} "
+               f"nvidia-cuda-runtime=={cuda}, then reinstall mgfast from its source, pip install --no-deps "
+               "--force-reinstall . (see README: Building for a GPU)")
     else:
         how = f"mgfast has native kernels for CPU and CUDA only, not for {device.type}"
-    return (f"mgfast ops on {device.type} run in pure PyTorch (same results, slower): {how}. "
-            "Or move the inputs to the CPU.")
+    return f"mgfast ops on {device.type} run in pure PyTorch (same results, slower): {how}"
 
 
 def runs_native(t: torch.Tensor) -> bool:
