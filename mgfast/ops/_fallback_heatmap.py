@@ -47,7 +47,7 @@ def _inside(start: torch.Tensor, end: torch.Tensor, size: int) -> torch.Tensor:
 @dataclasses.dataclass
 class _Strokes:
     """What each stroke draws, one entry per (clip, person, channel, frame) as ``[N, M, C, T]``: end points
-    A and B (B = A for a point), peak, whether it is a segment, whether it draws at all, and its window."""
+    A and B (B = A for a point), |AB|^2, peak, whether it draws at all, and its window."""
 
     ax: torch.Tensor
     ay: torch.Tensor
@@ -55,7 +55,6 @@ class _Strokes:
     by: torch.Tensor
     ab2: torch.Tensor
     peak: torch.Tensor
-    segment: torch.Tensor
     draws: torch.Tensor
     x0: torch.Tensor
     x1: torch.Tensor
@@ -93,26 +92,27 @@ def _strokes(xy: torch.Tensor, scores: torch.Tensor | None, limbs: list[int], ep
     bx, by = torch.where(draws & segment, bx, ax), torch.where(draws & segment, by, ay)
     x0, x1 = _window(torch.fmin(ax, bx) - radius, torch.fmax(ax, bx) + radius, width)
     y0, y1 = _window(torch.fmin(ay, by) - radius, torch.fmax(ay, by) + radius, height)
-    return _Strokes(ax, ay, bx, by, torch.where(segment, ab2, zero), peak, segment, draws, x0, x1, y0, y1)
+    return _Strokes(ax, ay, bx, by, torch.where(segment, ab2, zero), peak, draws, x0, x1, y0, y1)
 
 
 def _segment_distance2(px: torch.Tensor, py: torch.Tensor, ax, ay, bx, by, ab2) -> torch.Tensor:
     """``segment_distance2`` for every pixel: to the nearer end when the pixel projects beyond the segment,
-    else to its projection, measured from the nearer end (as the kernels do, for long limbs' precision)."""
+    else to its projection, measured from the nearer end (as the kernels do, for long limbs' precision).
+    A point (B = A) projects onto A, so this is also the point distance. Each branch's arithmetic is the
+    kernel's, operand for operand; the pixel terms are rows and columns until they meet."""
     dx, dy = bx - ax, by - ay
     pax, pay = px - ax, py - ay
     pbx, pby = px - bx, py - by
-    along_a = pax * dx + pay * dy
-    along_b = -(pbx * dx + pby * dy)
+    along_a = pax * dx + pay * dy  # <= 0: the pixel projects before A
+    toward_b = pbx * dx + pby * dy  # >= 0: past B (the kernel's along_b is its negation)
     to_a = pax * pax + pay * pay
     to_b = pbx * pbx + pby * pby
-    t_a, t_b = along_a / ab2, along_b / ab2
-    qx_a, qy_a = t_a * dx - pax, t_a * dy - pay  # projection minus pixel
-    qx_b, qy_b = -t_b * dx - pbx, -t_b * dy - pby
-    from_a = qx_a * qx_a + qy_a * qy_a
-    from_b = qx_b * qx_b + qy_b * qy_b
-    middle = torch.where(along_a <= along_b, from_a, from_b)
-    return torch.where(along_a <= 0, to_a, torch.where(along_b <= 0, to_b, middle))
+    near_a = along_a <= -toward_b
+    t = torch.where(near_a, along_a, toward_b) / ab2  # signed: -t_b from B
+    qx = t * dx - torch.where(near_a, pax, pbx)  # projection minus pixel
+    qy = t * dy - torch.where(near_a, pay, pby)
+    middle = qx * qx + qy * qy
+    return torch.where(along_a <= 0, to_a, torch.where(toward_b >= 0, to_b, middle))
 
 
 def _draw(strokes: _Strokes, planes: slice, height: int, width: int, inv_two_sigma2: float, limbs: bool) -> torch.Tensor:
@@ -128,12 +128,10 @@ def _draw(strokes: _Strokes, planes: slice, height: int, width: int, inv_two_sig
         if limbs:
             ax, ay, bx, by = (v[:, None, None] for v in (s.ax, s.ay, s.bx, s.by))
             d2 = _segment_distance2(px, py[:, None], ax, ay, bx, by, s.ab2[:, None, None])
-            point = (px - ax) * (px - ax) + (py[:, None] - ay) * (py[:, None] - ay)
-            d2 = torch.where(s.segment[:, None, None], d2, point)
-            value = s.peak[:, None, None] * torch.exp(-d2 * inv_two_sigma2)
+            value = s.peak[:, None, None] * torch.exp(d2 * -inv_two_sigma2)
         else:  # exp(-(dx^2 + dy^2) k) = exp(-dx^2 k) exp(-dy^2 k): one row times one column per plane
-            along_x = torch.exp(-((px - s.ax[:, None]) * (px - s.ax[:, None])) * inv_two_sigma2)
-            along_y = torch.exp(-((py - s.ay[:, None]) * (py - s.ay[:, None])) * inv_two_sigma2)
+            along_x = torch.exp((px - s.ax[:, None]) * (px - s.ax[:, None]) * -inv_two_sigma2)
+            along_y = torch.exp((py - s.ay[:, None]) * (py - s.ay[:, None]) * -inv_two_sigma2)
             value = (s.peak[:, None] * along_y)[:, :, None] * along_x[:, None, :]
         # fmax ignores NaN (0 * inf when sigma is tiny), as fmaxf and std::max do in the kernels
         out = torch.fmax(out, torch.where(inside, value, zero))
