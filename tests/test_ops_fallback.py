@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import reference
 from mgfast import ops
@@ -89,6 +91,32 @@ def test_heatmaps_match_the_numpy_reference():
     np.testing.assert_allclose(joints.numpy(), reference.render_heatmaps(kp, sc, (30, 26), sigma=1.1), atol=1e-5)
     expected = reference.render_heatmaps(kp, sc, (30, 26), sigma=1.1, limbs=limbs, scaling=0.8)
     np.testing.assert_allclose(limb_maps.numpy(), expected, atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 2), m=st.integers(1, 3), t=st.integers(1, 3), v=st.integers(2, 6),
+    h=st.integers(1, 24), w=st.integers(1, 24), sigma=st.floats(0.05, 8.0), scaling=st.sampled_from([0.5, 1.0, 1.3]),
+    limbs_mode=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
+)
+def test_property_heatmaps_match_the_native_kernel(n, m, t, v, h, w, sigma, scaling, limbs_mode, dtype, seed):
+    kp, sc = random_pose(np.random.default_rng(seed), n, m, t, v, h, w)
+    limbs = [(j, (j + 1) % v) for j in range(v)] + [(0, 0)] if limbs_mode else None  # (0, 0): a degenerate limb
+    out = both(ops.render_heatmaps, torch.from_numpy(kp), torch.from_numpy(sc), size=(h, w), sigma=sigma,
+               scaling=scaling, mode="limbs" if limbs else "joints", limbs=limbs, dtype=dtype)
+    assert_matches_native(*out)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3), h=st.integers(1, 64), w=st.integers(1, 64), out_h=st.integers(1, 48),
+    out_w=st.integers(1, 48), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
+)
+def test_property_crop_resize_matches_the_native_kernel(n, h, w, out_h, out_w, dtype, seed):
+    rng = np.random.default_rng(seed)
+    frames, boxes = random_frames(rng, n, h, w), random_boxes(rng, n, h, w)
+    out = both(ops.crop_resize, frames, boxes, (out_h, out_w), mean=[10.0, 20.0, 30.0], std=[3.0, 2.0, 1.0], dtype=dtype)
+    assert_matches_native(*out)
 
 
 def test_heatmaps_empty_inputs():
