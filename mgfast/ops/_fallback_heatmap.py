@@ -61,9 +61,13 @@ class _Strokes:
     y0: torch.Tensor
     y1: torch.Tensor
 
-    def person(self, m: int, planes: slice) -> _Strokes:
-        """Person ``m``'s strokes over a range of the flattened (clip, channel, frame) planes, as ``[P]``."""
-        return _Strokes(**{f.name: getattr(self, f.name)[:, m].flatten()[planes] for f in dataclasses.fields(self)})
+    def person(self, m: int) -> _Strokes:
+        """Person ``m``'s strokes, one per flattened (clip, channel, frame) plane: ``[N * C * T]``."""
+        return _Strokes(**{f.name: getattr(self, f.name)[:, m].flatten() for f in dataclasses.fields(self)})
+
+    def planes(self, planes: slice) -> _Strokes:
+        """A person's strokes over a range of planes."""
+        return _Strokes(**{f.name: getattr(self, f.name)[planes] for f in dataclasses.fields(self)})
 
 
 def _strokes(xy: torch.Tensor, scores: torch.Tensor | None, limbs: list[int], eps: float, radius: float,
@@ -115,15 +119,16 @@ def _segment_distance2(px: torch.Tensor, py: torch.Tensor, ax, ay, bx, by, ab2) 
     return torch.where(along_a <= 0, to_a, torch.where(toward_b >= 0, to_b, middle))
 
 
-def _draw(strokes: _Strokes, planes: slice, height: int, width: int, inv_two_sigma2: float, limbs: bool) -> torch.Tensor:
+def _draw(persons: list[_Strokes], planes: slice, height: int, width: int, inv_two_sigma2: float,
+          limbs: bool) -> torch.Tensor:
     """The float32 planes ``[P, H, W]`` of a range of the flattened (clip, channel, frame) planes."""
-    device = strokes.ax.device
+    device = persons[0].ax.device
     px = torch.arange(width, dtype=torch.float32, device=device)
     py = torch.arange(height, dtype=torch.float32, device=device)
     zero = torch.zeros((), device=device)
     out = torch.zeros((planes.stop - planes.start, height, width), device=device)
-    for m in range(strokes.ax.shape[1]):
-        s = strokes.person(m, planes)
+    for person in persons:
+        s = person.planes(planes)
         inside = _inside(s.y0, s.y1, height)[:, :, None] & (_inside(s.x0, s.x1, width) & s.draws[:, None])[:, None, :]
         if limbs:
             ax, ay, bx, by = (v[:, None, None] for v in (s.ax, s.ay, s.bx, s.by))
@@ -163,11 +168,12 @@ def render_heatmaps(
     two_sigma2 = _float32(2.0 * sigma32 * sigma32)  # exact products of float32 values, rounded once
     inv_two_sigma2 = _float32(1.0 / two_sigma2) if two_sigma2 else math.inf
     strokes = _strokes(keypoints * _float32(scaling), scores, limbs, _float32(eps), _float32(3.0 * sigma32), height, width)
+    persons = [strokes.person(p) for p in range(m)]
     flat = base.view(n * channels * t, height, width)
     per_chunk = max(1, _CHUNK_ELEMENTS // (height * width))
     for begin in range(0, flat.shape[0], per_chunk):
         chunk = slice(begin, min(begin + per_chunk, flat.shape[0]))
-        flat[chunk] = _draw(strokes, chunk, height, width, inv_two_sigma2, bool(limbs))
+        flat[chunk] = _draw(persons, chunk, height, width, inv_two_sigma2, bool(limbs))
     if flip_perm:
         out[n:] = base[:, flip_perm].flip(-1)
     return out
