@@ -47,7 +47,7 @@ def info() -> None:
     if _C.cuda_compiled:
         typer.echo(f"CUDA kernels   compiled (runtime {_C.cuda_runtime_version})")
     else:
-        typer.echo("CUDA kernels   not compiled (CPU kernels only)")
+        typer.echo("CUDA kernels   not compiled (CPU kernels; a GPU runs the ops in pure PyTorch, slower)")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     typer.echo(f"CUDA devices   {count}")
     for index in range(count):
