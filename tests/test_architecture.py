@@ -21,7 +21,9 @@ TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "mgfast.train.config", "mgfast.train.checkpoint",
                     "mgfast.deploy",
                     )),
-    ("stages", ("mgfast.extract", "mgfast.train", "mgfast.adapt", "mgfast.fuse", "mgfast.report")),
+    ("stages", ("mgfast.extract", "mgfast.train", "mgfast.adapt", "mgfast.fuse", "mgfast.report",
+                "mgfast.show",
+                )),
     ("orchestration", ("mgfast.demo",)),
     ("interface", ("mgfast.cli",)),
 )
