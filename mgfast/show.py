@@ -36,7 +36,7 @@ from mgfast.io.sources import discover
 from mgfast.io.video import VideoError, VideoReader, read_clip
 from mgfast.layout import Layout
 from mgfast.layout.drawing import _SIDE_COLOURS, _side
-from mgfast.train.config import TrainConfig
+from mgfast.train.config import TrainConfig, make_config
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -93,8 +93,6 @@ def heatmap_input(dataset: Dataset, *, preset: str = "default", run_config: dict
         if config.modality != "heatmap":
             raise ValueError(f"--run is a {config.modality} run; `mgfast show` takes a heatmap run's settings")
     else:
-        from mgfast.train.config import make_config
-
         config = make_config(dataset.root, "heatmap", "-", preset=preset)
     spec = branch("heatmap")
     return spec.make_input(dataset.layout, dataclasses.asdict(config), config.input)

@@ -7,6 +7,7 @@ and batch-norm statistic randomised, so no layer is an identity); ONNX Runtime m
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -103,7 +104,6 @@ def test_the_metadata_names_the_run(root, tmp_path):
     assert json.loads(meta["mgfast.classes"]) == [asdict(c) for c in Dataset(root).classes]
     assert json.loads(meta["mgfast.input_shape"]) == [6, 68, 3] and meta["mgfast.layout"] == "mg68"
     assert meta["mgfast.run"] == str(run.resolve())
-    import hashlib
     assert meta["mgfast.checkpoint_sha256"] == hashlib.sha256((run / "checkpoints" / "best.pt").read_bytes()).hexdigest()
     assert OnnxWindowModel(path).metadata == meta
 
