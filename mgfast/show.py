@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,8 +64,8 @@ class ClipView:
     crops: np.ndarray
     """uint8 ``[T, k h, k w, 3]``: crop frames, magnified k times (nearest), with the skeleton drawn on them
     (grey when the crop clip is missing)."""
-    crop_size: tuple[int, int]
-    """``(w, h)`` of the crop clip as stored."""
+    crop_size: tuple[int, int] | None
+    """``(w, h)`` of the crop clip as stored (None: missing, drawn as a grey square)."""
     volume: np.ndarray
     """float32 ``[T, S, S]``: the network's heatmap volume summed over channels."""
     channels: int
@@ -143,10 +144,44 @@ def draw_skeleton(image: np.ndarray, xy: np.ndarray, visible: np.ndarray, layout
         cv2.circle(image, points[j], scale, colour[_side(layout.names[j])], -1, cv2.LINE_AA, shift=4)
 
 
-def _read_frames(path: Path, first: int, indices: np.ndarray) -> np.ndarray:
-    with VideoReader(path) as video:
-        frames = video.read(first + int(indices.min()), first + int(indices.max()))
-    return frames[indices - indices.min()]
+def _heatmap_box(clip: Clip, keypoints: np.ndarray, indices: np.ndarray,
+                 clip_input: HeatmapInput) -> tuple[tuple[float, float, float, float] | None, str]:
+    """The box the heatmap pipeline crops the window to (as :meth:`HeatmapInput.load` chooses it) and its name."""
+    if clip_input.box == "saliency":
+        return clip.box, "saliency box"
+    box = pose_aug.compact_box(pose_aug.mark_missing(keypoints)[indices][None], padding=clip_input.compact_padding,
+                               threshold=clip_input.compact_threshold, hw_ratio=1.0)
+    return box, "PoseCompact box" if box is not None else "whole frame"
+
+
+def _source_frames(dataset: Dataset, clip: Clip, indices: np.ndarray, video: Path | None,
+                   notes: list[str]) -> np.ndarray | None:
+    """The source video's frames at ``indices``, or None with the reason added to ``notes``."""
+    path = video if video is not None else source_video(dataset, clip)
+    if isinstance(path, str):
+        notes.append(f"source video not found: {path}")
+        return None
+    try:
+        with VideoReader(path) as reader:
+            frames = reader.read(clip.start + int(indices.min()), clip.start + int(indices.max()))
+    except (OSError, VideoError, ValueError) as error:
+        notes.append(f"source video unreadable: {error}")
+        return None
+    return np.ascontiguousarray(frames[indices - indices.min()])
+
+
+def _crop_frames(dataset: Dataset, clip: Clip, indices: np.ndarray,
+                 notes: list[str]) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The crop clip's frames at ``indices`` magnified to about :data:`CROP_DISPLAY` pixels (thin skeleton
+    lines on a small crop), and the stored ``(w, h)``; a grey square and None when the clip is unreadable."""
+    try:
+        crops = read_clip(dataset.crop_path(clip))[indices]
+    except (OSError, VideoError, ValueError, IndexError) as error:
+        notes.append(f"crop clip unreadable: {error}")
+        return np.full((len(indices), CROP_DISPLAY, CROP_DISPLAY, 3), BLANK, np.uint8), None
+    size = (crops.shape[2], crops.shape[1])
+    k = max(1, -(-CROP_DISPLAY // max(size)))
+    return np.ascontiguousarray(crops.repeat(k, 1).repeat(k, 2)), size
 
 
 def clip_view(dataset: Dataset, clip_id: str, clip_input: HeatmapInput, *, video: Path | None = None) -> ClipView:
@@ -154,56 +189,30 @@ def clip_view(dataset: Dataset, clip_id: str, clip_input: HeatmapInput, *, video
     clip = find_clip(dataset, clip_id)
     keypoints = dataset.keypoints(clip)
     indices = uniform_sample_indices(len(keypoints), clip_input.clip_len, num_clips=1, train=False)[0]
-    notes: list[str] = []
-
     views = clip_input.load(dataset, clip, train=False, num_clips=1, rng=None)["keypoints"]
-    size = clip_input.test_size
-    volume = clip_input.render(torch.from_numpy(views), size, flip=False, dtype=torch.float32)
-    volume_sum = volume[0].sum(0).numpy()
-    if clip_input.box == "saliency":
-        heatmap_box, box_kind = clip.box, "saliency box"
-    else:
-        heatmap_box = pose_aug.compact_box(pose_aug.mark_missing(keypoints)[indices][None],
-                                           padding=clip_input.compact_padding,
-                                           threshold=clip_input.compact_threshold, hw_ratio=1.0)
-        box_kind = "PoseCompact box" if heatmap_box is not None else "whole frame"
-
+    volume = clip_input.render(torch.from_numpy(views), clip_input.test_size, flip=False, dtype=torch.float32)
+    heatmap_box, box_kind = _heatmap_box(clip, keypoints, indices, clip_input)
     sampled = keypoints[indices]
     visible = (sampled[..., 2] > 0) & np.isfinite(sampled).all(-1)
-    path = video if video is not None else source_video(dataset, clip)
-    frames = None
-    if isinstance(path, str):
-        notes.append(f"source video not found: {path}")
-    else:
-        try:
-            frames = _read_frames(path, clip.start, indices)
-        except (OSError, VideoError, ValueError) as error:
-            notes.append(f"source video unreadable: {error}")
+    notes: list[str] = []
+
+    frames = _source_frames(dataset, clip, indices, video, notes)
     if frames is None:
         frames = np.full((len(indices), clip.height, clip.width, 3), BLANK, np.uint8)
         for t in range(len(indices)):  # the keypoints at least, where the frame would be
             draw_skeleton(frames[t], sampled[t, :, :2], visible[t], dataset.layout)
-    frames = np.ascontiguousarray(frames)
     for t in range(len(indices)):
         if heatmap_box is not None:
             draw_box(frames[t], heatmap_box, HEATMAP_BOX_COLOUR)
         draw_box(frames[t], clip.box, SALIENCY_COLOUR, thickness=2)
 
-    crops = None
-    try:
-        crops = read_clip(dataset.crop_path(clip))[indices]
-    except (OSError, VideoError, ValueError, IndexError) as error:
-        notes.append(f"crop clip unreadable: {error}")
-    if crops is None:
-        crops = np.full((len(indices), 64, 64, 3), BLANK, np.uint8)
-    crop_size = (crops.shape[2], crops.shape[1])
-    k = max(1, -(-CROP_DISPLAY // max(crop_size)))  # thin lines on a small crop: draw on a magnified copy
-    crops = np.ascontiguousarray(crops.repeat(k, 1).repeat(k, 2))
+    crops, crop_size = _crop_frames(dataset, clip, indices, notes)
     # Nearest magnification keeps roi_align's pixel-centre mapping, with k times the pixels.
-    in_crop = crop_coordinates(sampled, clip.box, (k * crop_size[0], k * crop_size[1]))
+    in_crop = crop_coordinates(sampled, clip.box, (crops.shape[2], crops.shape[1]))
     for t in range(len(indices)):
         draw_skeleton(crops[t], in_crop[t], visible[t], dataset.layout)
-    return ClipView(clip, indices, frames, crops, crop_size, volume_sum, volume.shape[1], heatmap_box, box_kind, tuple(notes))
+    return ClipView(clip, indices, frames, crops, crop_size, volume[0].sum(0).numpy(), volume.shape[1], heatmap_box,
+                    box_kind, tuple(notes))
 
 
 # ---- pictures
@@ -215,8 +224,11 @@ def _titles(view: ClipView, t: int) -> tuple[str, str, str]:
     frame = (f"source frame {clip.start + int(view.indices[t])} of video {clip.video}, "
              f"{clip.width} x {clip.height} (w x h)\n"
              f"green: saliency box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}) (x, y); yellow: heatmap's {view.box_kind}")
-    w, h = view.crop_size
-    crop = f"crop {w} x {h} (w x h), clip frame {int(view.indices[t])}\nmg68 skeleton: subject's left blue, right red"
+    if view.crop_size is None:
+        crop = f"no crop clip: the saliency box's keypoints, clip frame {int(view.indices[t])}"
+    else:
+        crop = f"crop {view.crop_size[0]} x {view.crop_size[1]} (w x h), clip frame {int(view.indices[t])}"
+    crop += "\nmg68 skeleton: subject's left blue, right red"
     T, S = view.volume.shape[0], view.volume.shape[2]
     heat = (f"heatmap volume [C={view.channels}, T={T}, H={view.volume.shape[1]}, W={S}] summed over channels\n"
             f"(w x h = {S} x {view.volume.shape[1]}, y downwards as in the frames)")
@@ -227,8 +239,8 @@ def _note(fig: Figure, view: ClipView) -> None:
     clip = view.clip
     label = "unlabelled" if clip.label is None else f"label {clip.label}"
     text = f"clip {clip.clip_id} ({clip.split}, {label}, frames {clip.start}..{clip.end} at {clip.fps:g} fps)"
-    if view.notes:
-        text += "  |  " + "; ".join(view.notes)
+    for note in view.notes:  # one line each, wrapped to the figure's width
+        text += "\n" + "\n".join(textwrap.wrap(note, 150))
     fig.suptitle(text, fontsize=10, color="darkred" if view.notes else "black")
 
 
@@ -244,7 +256,7 @@ def _strip(view: ClipView) -> tuple[np.ndarray, list[int]]:
     return strip, shown
 
 
-PNG_SIZE = (1200, 900)
+PNG_SIZE = (1200, 780)
 """(w, h) of the PNG in pixels."""
 GIF_SIZE = (1200, 450)
 
@@ -254,7 +266,7 @@ def clip_figure(view: ClipView) -> Figure:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100)
-    grid = fig.add_gridspec(2, 2, height_ratios=[3, 2])
+    grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.4])
     middle = len(view.indices) // 2
     titles = _titles(view, middle)
     for k, image in enumerate((view.frames[middle], view.crops[middle])):

@@ -112,13 +112,16 @@ def test_a_missing_source_video_is_said_and_the_rest_shown(dataset, tmp_path):
     meta = data.meta
     meta["params"]["source"] = str(tmp_path / "gone")
     (data_copy / "meta.json").write_text(json.dumps(meta))
+    (data_copy / find_clip(data, CLIP).crop).unlink()
     result = runner.invoke(app, ["show", str(data_copy), CLIP, "--out", str(tmp_path / "c.png"), "--preset", "tiny"])
     assert result.exit_code == 0, result.output
     assert "note: source video not found" in result.output and "gone" in result.output
+    assert "note: crop clip unreadable" in result.output
     view = clip_view(Dataset(data_copy), CLIP, heatmap_input(data, preset="tiny"))
-    assert len(view.notes) == 1 and view.volume.max() > 0
-    grey = (view.frames[0] == 96).all(-1)
-    assert 0.5 < grey.mean() < 1  # a grey frame with the box and the keypoints on it
+    assert len(view.notes) == 2 and view.crop_size is None and view.volume.max() > 0
+    for panel in (view.frames[0], view.crops[0]):
+        grey = (panel == 96).all(-1)
+        assert 0.5 < grey.mean() < 1  # a grey frame with the keypoints (and the boxes) drawn on it
 
 
 def test_an_unknown_clip_lists_close_ids(dataset, tmp_path):
