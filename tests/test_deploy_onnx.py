@@ -26,7 +26,7 @@ from mgfast.deploy import onnx as deploy_onnx
 from mgfast.deploy.onnx import OnnxWindowModel, export_onnx, providers_for
 from mgfast.io.dataset import Dataset, layout_to_dict
 from mgfast.layout import MG68
-from mgfast.runs import checkpoint_path, write_run_file
+from mgfast.runs import checkpoint_path, read_run, write_run_file
 from mgfast.train import checkpoint as ckpt
 from mgfast.train import make_config
 from mgfast.train.engine import build_network, make_input
@@ -105,7 +105,17 @@ def test_the_metadata_names_the_run(root, tmp_path):
     assert json.loads(meta["mgfast.input_shape"]) == [6, 68, 3] and meta["mgfast.layout"] == "mg68"
     assert meta["mgfast.run"] == str(run.resolve())
     assert meta["mgfast.checkpoint_sha256"] == hashlib.sha256((run / "checkpoints" / "best.pt").read_bytes()).hexdigest()
-    assert OnnxWindowModel(path).metadata == meta
+    engine = OnnxWindowModel(path)
+    assert engine.metadata == meta
+    engine.check_run(read_run(run))
+    other, _ = random_run(root, "heatmap", tmp_path / "other")
+    with pytest.raises(ValueError, match=r"holds a joint model of 3 classes .* is a heatmap run of 3 classes"):
+        engine.check_run(read_run(other))
+    info = json.loads((other / "run.json").read_text())
+    info["modality"], info["classes"] = "joint", info["classes"][:2]
+    (other / "run.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=r"is a joint run of 2 classes; export this run"):
+        engine.check_run(read_run(other))
 
 
 def test_a_window_of_the_wrong_shape_is_refused(root, tmp_path):

@@ -14,6 +14,7 @@ dynamic batch axis and logits within 1e-5 of torch's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import warnings
@@ -26,6 +27,7 @@ from torch import nn
 import mgfast
 from mgfast.deploy.network import RunNetwork, load_run_network
 from mgfast.io.atomic import atomic_path
+from mgfast.runs import Run
 
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "logits"
@@ -46,6 +48,10 @@ class _Logits(nn.Module):
         return self.model(x)[0]
 
 
+def _class_list(run: Run) -> list[dict]:
+    return [dataclasses.asdict(c) for c in run.classes]
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -59,7 +65,7 @@ def metadata(network: RunNetwork) -> dict[str, str]:
     return {
         "mgfast.version": mgfast.__version__,
         "mgfast.branch": network.run.modality,
-        "mgfast.classes": json.dumps([{"index": c.index, "code": c.code, "name": c.name} for c in network.run.classes]),
+        "mgfast.classes": json.dumps(_class_list(network.run)),
         "mgfast.input_shape": json.dumps(list(network.input_shape)),
         "mgfast.layout": network.layout.name,
         "mgfast.run": str(network.run.path.resolve()),
@@ -156,6 +162,15 @@ class OnnxWindowModel:
         self.branch = self.metadata["mgfast.branch"]
         self.classes = json.loads(self.metadata["mgfast.classes"])
         self.input_shape = tuple(json.loads(self.metadata["mgfast.input_shape"]))
+
+    def check_run(self, run: Run) -> None:
+        """Raises ValueError when this file holds another branch or class list than ``run`` (``read_run``'s)."""
+        classes = _class_list(run)
+        if self.branch != run.modality or self.classes != classes:
+            raise ValueError(f"{self.path} holds a {self.branch} model of {len(self.classes)} classes (exported from "
+                             f"{self.metadata['mgfast.run']}) but {run.path} is a {run.modality} run of "
+                             f"{len(classes)} classes{' (other classes)' if len(classes) == len(self.classes) else ''}; "
+                             "export this run with `mgfast export-model`")
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
