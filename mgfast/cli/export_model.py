@@ -16,7 +16,7 @@ def export_model_cmd(
     format: str = typer.Option("onnx", "--format", help=f"Model format: {', '.join(FORMATS)}."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (e.g. model.onnx); written atomically."),
     checkpoint: str = typer.Option("best", help="best, last, or a checkpoint file."),
-    opset: int = typer.Option(17, help="ONNX opset version."),
+    opset: int = typer.Option(17, help="ONNX opset version, 17 to 20."),
 ) -> None:
     """Export a run's network (logits only) for `mgfast recognize --engine onnx` or any ONNX Runtime.
 

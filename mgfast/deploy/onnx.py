@@ -31,6 +31,9 @@ from mgfast.runs import Run
 
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "logits"
+OPSETS = range(17, 21)
+"""ONNX opsets offered: from 17 (LayerNormalization, which Video Swin needs as one op) to 20, the newest the
+TorchScript-based exporter writes; all three branches export at 17 and at 20."""
 METADATA_KEYS = ("mgfast.version", "mgfast.branch", "mgfast.classes", "mgfast.input_shape", "mgfast.layout",
                  "mgfast.run", "mgfast.checkpoint_sha256")
 """Every key :func:`export_onnx` writes; ``classes`` and ``input_shape`` are JSON (``[{index, code, name}]``
@@ -89,6 +92,8 @@ def export_onnx(run_dir: Path, out: Path, *, opset: int = 17, checkpoint: str = 
     open; returns ``out``. The file appears only once complete."""
     import onnx
 
+    if opset not in OPSETS:
+        raise ValueError(f"opset {opset} is not offered; choose one of {OPSETS.start}..{OPSETS.stop - 1} (--opset)")
     _check_writable(Path(out))
     network = load_run_network(run_dir, checkpoint)
     example = torch.zeros((2, *network.input_shape))
@@ -97,9 +102,13 @@ def export_onnx(run_dir: Path, out: Path, *, opset: int = 17, checkpoint: str = 
             # Shape checks in the networks' forward become constants of the trace: right for a fixed window.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
-            torch.onnx.export(_Logits(network.model), (example,), str(tmp), dynamo=False, opset_version=opset,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+            try:
+                torch.onnx.export(_Logits(network.model), (example,), str(tmp), dynamo=False, opset_version=opset,
+                                  input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                  dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+            except torch.onnx.OnnxExporterError as error:
+                raise ValueError(f"{run_dir}: the {network.run.modality} network does not export to ONNX opset "
+                                 f"{opset} ({error}); try another --opset") from None
         model = onnx.load(str(tmp))
         for key, value in metadata(network).items():
             model.metadata_props.add(key=key, value=value)
