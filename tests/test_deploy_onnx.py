@@ -13,14 +13,12 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 import torch
 from typer.testing import CliRunner
 
 import mgfast
-from mgfast.branches import branch
 from mgfast.cli.main import app
 from mgfast.deploy import onnx as deploy_onnx
 from mgfast.deploy.onnx import OnnxWindowModel, export_onnx, providers_for
