@@ -148,6 +148,46 @@ def test_frame_count_without_metadata(tmp_path):
         assert [frame_index(f) for f in video.read(3, 5)] == [3, 4, 5]
 
 
+def _stream_copied_cut(source: Path, path: Path, first: int, fps: int) -> None:
+    """Copies ``source``'s packets from the keyframe before frame ``first`` on, shifted so that ``first`` is
+    at time 0 (what ``ffmpeg -ss ... -c copy`` does): the MP4 muxer writes an edit list hiding the frames
+    before ``first``, which the file still stores so that they can be decoded."""
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = src.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        step = round(1 / (fps * stream.time_base))  # timestamp units per frame
+        packets = [p for p in src.demux(stream) if p.dts is not None]
+        begin = max(i for i, p in enumerate(packets) if p.is_keyframe and p.pts <= first * step)
+        assert packets[begin].pts < first * step  # the cut starts between keyframes: an edit list is needed
+        for packet in packets[begin:]:  # in decode order, from the keyframe on
+            packet.pts -= first * step
+            packet.dts -= first * step
+            packet.stream = copy
+            out.mux(packet)
+
+
+def test_edit_list_cut_counts_presented_frames_and_seeks(tmp_path):
+    """A stream-copied cut stores frames before its edit list's start; frame_count is what a decode presents."""
+    source = write_video(tmp_path / "source.mp4", indexed_frames(120), 25, keyframe_interval=12)
+    path = tmp_path / "cut.mp4"
+    _stream_copied_cut(source, path, first=30, fps=25)
+    with av.open(str(path)) as container:  # the case under test: the header counts the hidden frames too
+        assert container.streams.video[0].frames == 96
+    presented = sequential_indices_opencv(path)
+    assert presented == list(range(30, 120))
+    with VideoReader(path) as video:
+        assert video.frame_count == len(presented) == 90
+        reference = np.stack(list(video))
+        assert [frame_index(f) for f in reference] == presented
+        rng = np.random.default_rng(11)
+        ranges = [(0, 0), (89, 89), (0, 89), (5, 6)] + [tuple(sorted(rng.integers(0, 90, 2).tolist())) for _ in range(15)]
+        for start, end in ranges:
+            np.testing.assert_array_equal(video.read(start, end), reference[start : end + 1])
+        assert not video._sequential  # seeking, not decoding from the start for every read
+        with pytest.raises(VideoError, match=r"cut\.mp4 has 90 frames"):
+            video.read(85, 90)
+
+
 def test_past_the_end_and_bad_ranges(videos):
     with VideoReader(videos["h264"]) as video:
         with pytest.raises(VideoError, match=r"h264\.mp4 has 150 frames"):

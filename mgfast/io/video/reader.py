@@ -33,7 +33,8 @@ class VideoReader:
 
     Attributes:
         path: the file.
-        frame_count: number of frames, from the stream metadata or counted when the metadata lacks it.
+        frame_count: number of presented frames, from the stream metadata, or counted when the metadata lacks
+            it or an edit list hides some of the stored frames.
         fps: frames per second (the stream's average rate).
         width, height: frame size in pixels.
     """
@@ -66,10 +67,13 @@ class VideoReader:
             self.fps = float(self._stream.average_rate or self._rate)
             self._time_base = Fraction(self._stream.time_base)
             self._first_pts = self._probe_first_pts()
-            self.frame_count = int(self._stream.frames) or self._count_frames()
+            # The header counts every stored frame; an edit list (a stream-copied cut) hides the frames
+            # before its start, so a header that disagrees with the duration is checked by counting packets.
+            header = int(self._stream.frames)
+            self.frame_count = header if header and self._duration_matches(header) else self._count_frames()
             # Seeking maps frame indices to timestamps on a constant-rate grid; a stream whose duration
             # disagrees with its frame count has a variable rate and is read in decode order instead.
-            self._sequential = not self._duration_matches_count()
+            self._sequential = not self._duration_matches(self.frame_count)
         except BaseException:
             self._container.close()
             raise
@@ -192,11 +196,11 @@ class VideoReader:
             return None
         return int(index)
 
-    def _duration_matches_count(self) -> bool:
+    def _duration_matches(self, count: int) -> bool:
         if self._stream.duration is None:
             return True  # nothing to compare; reads still check that decoded timestamps are consecutive
         frames = Fraction(self._stream.duration) * self._time_base * self._rate
-        return abs(frames - self.frame_count) <= 1
+        return abs(frames - count) <= 1
 
     def _probe_first_pts(self) -> int:
         """Timestamp of the first presented frame (decoding it: the stream's start time may be an edit-list value)."""
@@ -213,11 +217,11 @@ class VideoReader:
         return int(self._stream.start_time)
 
     def _count_frames(self) -> int:
-        """Counts the video packets when the header does not say how many frames there are."""
+        """Counts the presented video packets (those an edit list does not discard), without decoding."""
         av = import_av()
         self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
         try:
-            count = sum(1 for packet in self._container.demux(self._stream) if packet.size > 0)
+            count = sum(1 for packet in self._container.demux(self._stream) if packet.size > 0 and not packet.is_discard)
         except av.FFmpegError as error:
             raise VideoError(f"cannot read {self.path}: {error} (the file is corrupt or truncated)") from error
         if count == 0:
