@@ -86,6 +86,7 @@ def test_seeking_is_frame_exact(videos, kind):
         reference = np.stack(list(video))
         rng = np.random.default_rng(7)
         ranges = [(0, 0), (149, 149), (11, 12), (12, 13), (23, 24), (0, 149)]
+        ranges += [(30, 34), (35, 40), (44, 50), (51, 51), (70, 80), (79, 85)]  # continuing the decode, and not
         for _ in range(25):
             start = int(rng.integers(0, 150))
             ranges.append((start, int(rng.integers(start, min(start + 30, 150)))))
@@ -186,6 +187,43 @@ def test_edit_list_cut_counts_presented_frames_and_seeks(tmp_path):
         assert not video._sequential  # seeking, not decoding from the start for every read
         with pytest.raises(VideoError, match=r"cut\.mp4 has 90 frames"):
             video.read(85, 90)
+
+
+@pytest.mark.parametrize("tagged", [False, True])
+def test_region_reads_convert_only_the_rectangle(tmp_path, tagged):
+    """read(..., region) equals a full read inside the rectangle widened to even coordinates, 0 outside;
+    also for a stream tagged BT.709 full range, whose tags change the colour conversion."""
+    rng = np.random.default_rng(5)
+    height, width = 60, 100
+    base = rng.integers(0, 256, size=(12, height // 4, width // 4, 3), dtype=np.uint8)
+    frames = np.repeat(np.repeat(base, 4, axis=1), 4, axis=2) // 2 + rng.integers(0, 128, size=(12, height, width, 3), dtype=np.uint8)
+    path = tmp_path / "colours.mp4"
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"g": "5"}
+        if tagged:
+            stream.codec_context.colorspace, stream.codec_context.color_range = 1, 2  # BT.709, full range
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0))
+        assert (first.colorspace, first.color_range) == ((1, 2) if tagged else (2, 0))
+    with VideoReader(path) as video:
+        full = video.read(0, 11)
+        regions = [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, width, height), (3, 5, 50, 41)]
+        regions += [(x0, y0, int(rng.integers(x0 + 1, width + 1)), int(rng.integers(y0 + 1, height + 1)))
+                    for x0, y0 in zip(rng.integers(0, width, 20).tolist(), rng.integers(0, height, 20).tolist())]
+        for x0, y0, x1, y1 in regions:
+            start = int(rng.integers(0, 8))
+            part = video.read(start, start + 3, region=(x0, y0, x1, y1))
+            inside = np.zeros((height, width), bool)
+            inside[y0 - y0 % 2 : y1 + y1 % 2, x0 - x0 % 2 : x1 + x1 % 2] = True
+            np.testing.assert_array_equal(part[:, inside], full[start : start + 4][:, inside])
+            assert not part[:, ~inside].any()
+        with pytest.raises(ValueError, match="outside"):
+            video.read(0, 1, region=(width, 0, width + 10, 10))
 
 
 def test_past_the_end_and_bad_ranges(videos):

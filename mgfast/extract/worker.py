@@ -8,6 +8,7 @@ the clip it was doing.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections import defaultdict
@@ -123,11 +124,22 @@ class _PoseTable:
         return to_mg68(self._points[start:end + 1], "openpose137")
 
 
-def _chunks(reader, start: int, end: int, size: int, timer: _Timer) -> Iterator[np.ndarray]:
+def _chunks(reader, start: int, end: int, size: int, timer: _Timer, region: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
     for first in range(start, end + 1, size):
         with timer("decode"):
-            frames = reader.read(first, min(first + size - 1, end))
+            frames = reader.read(first, min(first + size - 1, end), region=region)
         yield frames
+
+
+def _footprint(box: torch.Tensor, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixels crop_resize can read for ``box``: its aligned sampling grid spans [x0 - 0.5, x1 - 0.5],
+    each sample reads the pixels at floor and floor + 1; one more pixel each side spares float rounding."""
+    x0, y0, x1, y1 = box.tolist()
+    left, top = max(math.floor(x0 - 0.5) - 1, 0), max(math.floor(y0 - 0.5) - 1, 0)
+    right, bottom = min(math.ceil(x1 - 0.5) + 2, width), min(math.ceil(y1 - 0.5) + 2, height)
+    if right <= left or bottom <= top:  # wholly outside: crop_resize reads (almost) nothing; decode all
+        return 0, 0, width, height
+    return left, top, right, bottom
 
 
 def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> np.ndarray:
@@ -152,8 +164,8 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     if end >= reader.frame_count:
         raise ValueError(f"the segment ends at frame {end} but {reader.path} has {reader.frame_count} frames (0..{reader.frame_count - 1}); fix the label file")
 
-    def frames() -> Iterator[np.ndarray]:
-        return _chunks(reader, start, end, options.chunk_frames, timer)
+    def frames(region: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
+        return _chunks(reader, start, end, options.chunk_frames, timer, region)
 
     if method == "table":
         with timer("pose"):
@@ -161,7 +173,7 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     else:
         if end - start < options.chunk_frames:  # one chunk: decode once for both the backend and the crop
             decoded = list(frames())
-            frames = lambda: iter(decoded)  # noqa: E731
+            frames = lambda region=None: iter(decoded)  # noqa: E731
         parts = []
         for chunk in frames():
             with timer("pose"):
@@ -175,7 +187,8 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
         atomic_save_npy(root / keypoints_path, keypoints)
     crop_path = None
     if options.crops:
-        crops = _crop(frames(), box, options.crop_size, job.device, timer)
+        # Only the pixels the crop reads are converted to RGB (the rest stay 0): the same crops, less work.
+        crops = _crop(frames(_footprint(box, reader.width, reader.height)), box, options.crop_size, job.device, timer)
         suffix = ".npy" if options.crop_format == "npy" else ".mp4"
         with timer("encode"):
             written = write_video(root / CROPS_DIR / f"{planned.clip_id}{suffix}", crops, reader.fps, codec=options.crop_format)
