@@ -13,6 +13,7 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -150,12 +151,15 @@ def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> n
     parts = []
     for frames in chunks:
         with timer("crop"):
-            out = ops.crop_resize(torch.from_numpy(frames).to(device), box, size)
-            parts.append(out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
-    return torch.cat(parts).numpy()
+            out = ops.crop_resize(torch.from_numpy(frames).to(device), box, size).round_().clamp_(0, 255)
+            # One pass converts to uint8 and reorders to [T, size, size, 3] (no separate copies per step).
+            parts.append(torch.empty((len(out), size, size, 3), dtype=torch.uint8, device=device).copy_(out.permute(0, 2, 3, 1)).cpu())
+    return parts[0].numpy() if len(parts) == 1 else torch.cat(parts).numpy()
 
 
-def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer) -> Clip:
+def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer, encoder: ThreadPoolExecutor) -> Future:
+    """Extracts one clip; the crop is encoded on ``encoder`` (overlapping the next clip's decoding), so the
+    clip's manifest row arrives as the returned future's result once its files are all on disk."""
     from mgfast.io.video import write_video
     from mgfast.ops import saliency_boxes
 
@@ -185,20 +189,26 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     keypoints_path = Path(KEYPOINTS_DIR) / f"{planned.clip_id}.npy"
     with timer("write"):
         atomic_save_npy(root / keypoints_path, keypoints)
-    crop_path = None
+    crop = None
     if options.crops:
         # Only the pixels the crop reads are converted to RGB (the rest stay 0): the same crops, less work.
-        crops = _crop(frames(_footprint(box, reader.width, reader.height)), box, options.crop_size, job.device, timer)
-        suffix = ".npy" if options.crop_format == "npy" else ".mp4"
-        with timer("encode"):
-            written = write_video(root / CROPS_DIR / f"{planned.clip_id}{suffix}", crops, reader.fps, codec=options.crop_format)
-        crop_path = written.relative_to(root).as_posix()
-    return Clip(
+        crop = _crop(frames(_footprint(box, reader.width, reader.height)), box, options.crop_size, job.device, timer)
+    clip = Clip(
         clip_id=planned.clip_id, video=planned.video, subject=planned.subject, start=start, end=end,
         label=planned.label, split=planned.split, frames=end - start + 1, fps=reader.fps,
         width=reader.width, height=reader.height, box=tuple(float(v) for v in box.tolist()),
-        keypoints=keypoints_path.as_posix(), crop=crop_path, hidden_label=planned.hidden_label,
+        keypoints=keypoints_path.as_posix(), crop=None, hidden_label=planned.hidden_label,
     )
+
+    def encode() -> Clip:
+        if crop is None:
+            return clip
+        suffix = ".npy" if options.crop_format == "npy" else ".mp4"
+        with timer("encode"):
+            written = write_video(root / CROPS_DIR / f"{planned.clip_id}{suffix}", crop, reader.fps, codec=options.crop_format)
+        return replace(clip, crop=written.relative_to(root).as_posix())
+
+    return encoder.submit(encode)
 
 
 def _with_plan(clip: Clip, planned: PlannedClip) -> Clip:
@@ -236,13 +246,30 @@ def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> V
             record.keypoint_source = f"{source.pose_kind} ({source.pose_path})" if method == "table" else method
             with timer("decode"):
                 reader = VideoReader(source.video_path)
-            with reader:
-                for current in sorted(todo, key=lambda p: (p.start, p.end, p.clip_id)):  # seek forward
-                    record.clips[current.clip_id] = _extract_clip(current, reader, pose, method, job, timer)
-                    with timer("write"):
-                        save_record(job.root, record)
-                    result.written += 1
-                    tick(1)
+            pending: tuple[PlannedClip, Future] | None = None  # the clip whose crop is being encoded
+
+            def finish() -> None:
+                """Records the pending clip once its crop is on disk (errors then name that clip)."""
+                nonlocal current, pending
+                (done, future), pending = pending, None
+                extracting, current = current, done
+                record.clips[done.clip_id] = future.result()
+                with timer("write"):
+                    save_record(job.root, record)
+                result.written += 1
+                tick(1)
+                current = extracting
+
+            with reader, ThreadPoolExecutor(1, thread_name_prefix="encode") as encoder:
+                for planned in sorted(todo, key=lambda p: (p.start, p.end, p.clip_id)):  # seek forward
+                    current = planned
+                    try:
+                        future = _extract_clip(planned, reader, pose, method, job, timer, encoder)
+                    finally:
+                        if pending is not None:  # also when this clip failed: the previous one is done
+                            finish()
+                    pending = (planned, future)
+                finish()
                 current = None
         result.clips = [_with_plan(record.clips[p.clip_id], p) for p in job.clips]
     except Exception as error:  # one bad video must not stop the corpus: report it and go on

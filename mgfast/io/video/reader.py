@@ -266,6 +266,7 @@ class _RgbConverter:
     def __init__(self, width: int, height: int, region: tuple[int, int, int, int] | None) -> None:
         self.shape = (height, width, 3)
         self.region = None
+        self._cut = None  # the frame the rectangle's planes are copied into
         if region is not None and width % 2 == 0 and height % 2 == 0:  # odd sizes: chroma planes do not split evenly
             x0, y0, x1, y1 = (int(v) for v in region)
             x0, y0 = max(x0 - x0 % 2, 0), max(y0 - y0 % 2, 0)
@@ -282,16 +283,15 @@ class _RgbConverter:
         if self.region is None or frame.format.name not in ("yuv420p", "yuvj420p"):
             out[:] = frame.to_ndarray(format="rgb24")
             return
-        av = import_av()
         x0, y0, x1, y1 = self.region
-        width, height = x1 - x0, y1 - y0
-        planes = np.empty(width * height * 3 // 2, np.uint8)  # PyAV's yuv420p layout: Y, then U, then V, each packed
-        chroma = width * height // 4
-        parts = (planes[:width * height], planes[width * height:width * height + chroma], planes[width * height + chroma:])
-        for plane, part, scale in zip(frame.planes, parts, (1, 2, 2)):
-            rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-            part.reshape(height // scale, width // scale)[:] = rows[y0 // scale:y1 // scale, x0 // scale:x1 // scale]
-        cut = av.VideoFrame.from_ndarray(planes.reshape(height * 3 // 2, width), format=frame.format.name)
+        if self._cut is None or self._cut.format.name != frame.format.name:
+            self._cut = import_av().VideoFrame(x1 - x0, y1 - y0, frame.format.name)  # reused: one allocation per read
+        cut = self._cut
+        for source, target, scale in zip(frame.planes, cut.planes, (1, 2, 2)):
+            rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)
+            into = np.frombuffer(target, np.uint8).reshape(-1, target.line_size)
+            width, height = (x1 - x0) // scale, (y1 - y0) // scale
+            into[:height, :width] = rows[y0 // scale:y0 // scale + height, x0 // scale:x0 // scale + width]
         cut.colorspace, cut.color_range = frame.colorspace, frame.color_range
         out[y0:y1, x0:x1] = cut.to_ndarray(format="rgb24")
 
