@@ -1,7 +1,7 @@
 """Extraction throughput on the synthetic corpus: clips per second and where the time goes.
 
     python benchmarks/bench_extract.py [--videos 4] [--frames 500] [--size 1280x720] [--workers 2]
-                                       [--baseline CHECKOUT --repeats 3]
+                                       [--baseline CHECKOUT ... --repeats 3]
 
 Synthesises a MiGA-layout corpus (1280x720 like iMiGUE by default, OpenPose CSV tables), then extracts it
 with several configurations, each into a fresh dataset directory: keypoints only (``--no-crops``), crops
@@ -11,9 +11,10 @@ times spent decoding, in keypoints (pose-table reading and conversion), saliency
 encoding and writing. The one-time cost of the first crop-resize call in a process (torch.library
 dispatch setup) is measured separately and excluded by a warm-up.
 
-``--baseline CHECKOUT`` (another checkout of mgfast, e.g. a ``git worktree`` of main) then compares the two
-on the same corpus: the H.264 configuration (and the exact ``.npy`` one) run in fresh processes, alternating
-between the baseline's code and this checkout's, ``--repeats`` times each; reported are the median wall
+``--baseline CHECKOUT`` (another checkout of mgfast, e.g. a ``git worktree`` of main; repeat the option to
+compare several, such as one per commit of a change) then compares them on the same corpus: the H.264
+configuration (and the exact ``.npy`` one) run in fresh processes, alternating between the baselines' code
+and this checkout's, ``--repeats`` times each; reported are the median wall
 time and clips/s, the median CPU seconds (user + system, which another user's load changes less), the
 ratio, and whether the outputs agree: the ``.npy`` datasets must be byte-identical (manifest, keypoints,
 crops); of the H.264 datasets the manifest and keypoints must be, and each crop video is decoded and
@@ -102,24 +103,26 @@ def psnr_against(exact: Path, videos: Path) -> float:
     return worst
 
 
-def compare_with_baseline(baseline: Path, src: Path, work: Path, crop_size: int, repeats: int) -> None:
+def compare_with_baselines(baselines: list[Path], src: Path, work: Path, crop_size: int, repeats: int) -> None:
     here = Path(__file__).resolve().parents[1]
-    trees = {"baseline": baseline.resolve(), "this": here}
+    trees = {f"base{i + 1}" if len(baselines) > 1 else "baseline": b.resolve() for i, b in enumerate(baselines)}
+    trees["this"] = here
+    first = next(iter(trees))
     configs = {"h264": {"crop_format": "h264", "device": "cpu", "crop_size": crop_size},
                "npy": {"crop_format": "npy", "device": "cpu", "crop_size": crop_size}}
     results: dict[tuple[str, str], list[dict]] = {}
     loads = []
     for repeat in range(repeats):
         for config, options in configs.items():
-            for name, tree in (trees.items() if repeat % 2 == 0 else reversed(trees.items())):
+            for name, tree in (list(trees.items()) if repeat % 2 == 0 else list(reversed(trees.items()))):
                 loads.append(os.getloadavg()[0])
                 out = work / f"cmp_{name}_{config}_{repeat}"
                 results.setdefault((name, config), []).append(run_tree(tree, src, out, options))
-    print(f"\nbaseline {trees['baseline']} against this checkout {here}: {repeats} alternating repeats, fresh "
-          f"processes; 1-minute load average during the runs {min(loads):.1f}-{max(loads):.1f}")
+    print(f"\n{', '.join(f'{n} = {t}' for n, t in trees.items())}: {repeats} alternating repeats, fresh processes; "
+          f"1-minute load average during the runs {min(loads):.1f}-{max(loads):.1f}; speed-up against {first}")
     print(f"  {'configuration':<14} {'code':<9} {'wall s (each)':<28} {'median':>7} {'clips/s':>8} {'cpu s':>6} {'speed-up':>9}")
     for config in configs:
-        base = statistics.median(r["wall"] for r in results[("baseline", config)])
+        base = statistics.median(r["wall"] for r in results[(first, config)])
         for name in trees:
             runs = results[(name, config)]
             wall = statistics.median(r["wall"] for r in runs)
@@ -127,13 +130,17 @@ def compare_with_baseline(baseline: Path, src: Path, work: Path, crop_size: int,
             print(f"  {config:<14} {name:<9} {each:<28} {wall:>7.2f} {runs[0]['clips'] / wall:>8.2f} "
                   f"{statistics.median(r['cpu'] for r in runs):>6.1f} {base / wall:>8.2f}x")
     last = repeats - 1
-    npy_same = same_files(work / f"cmp_baseline_npy_{last}", work / f"cmp_this_npy_{last}", "**/*.*")
-    h264 = {name: work / f"cmp_{name}_h264_{last}" for name in trees}
-    h264_same = all(same_files(h264["baseline"], h264["this"], pattern) for pattern in ("manifest.csv", "keypoints/*.npy"))
-    print(f"  npy datasets byte-identical (manifest, meta, records, keypoints, crops): {npy_same}")
-    print(f"  h264 datasets: manifest and keypoints byte-identical: {h264_same}; worst crop PSNR against the exact "
-          f"crops: baseline {psnr_against(work / f'cmp_this_npy_{last}', h264['baseline']):.2f} dB, "
-          f"this {psnr_against(work / f'cmp_this_npy_{last}', h264['this']):.2f} dB")
+    exact = work / f"cmp_this_npy_{last}"
+    for name in trees:
+        if name == "this":
+            continue
+        npy_same = same_files(work / f"cmp_{name}_npy_{last}", exact, "**/*.*")
+        h264_same = all(same_files(work / f"cmp_{name}_h264_{last}", work / f"cmp_this_h264_{last}", pattern)
+                        for pattern in ("manifest.csv", "keypoints/*.npy"))
+        print(f"  {name} against this: npy datasets byte-identical (manifest, meta, records, keypoints, crops): "
+              f"{npy_same}; h264 manifest and keypoints byte-identical: {h264_same}")
+    print("  worst h264 crop PSNR against the exact npy crops: " + ", ".join(
+        f"{name} {psnr_against(exact, work / f'cmp_{name}_h264_{last}'):.2f} dB" for name in trees))
 
 
 def print_table(rows: list[dict]) -> None:
@@ -155,7 +162,7 @@ def main() -> None:
     parser.add_argument("--crop-size", type=int, default=224)
     parser.add_argument("--workers", type=int, default=2, help="processes for the parallel run (1: skip it)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
-    parser.add_argument("--baseline", type=Path, help="another mgfast checkout to compare with (see above)")
+    parser.add_argument("--baseline", type=Path, action="append", help="another mgfast checkout to compare with (see above; repeatable)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating repeats of the baseline comparison")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -195,7 +202,7 @@ def main() -> None:
         print("\nstage shares are of the summed stage times (all workers); wall includes discovery and manifest writing")
         print_table(rows)
         if args.baseline is not None:
-            compare_with_baseline(args.baseline, src, work, args.crop_size, args.repeats)
+            compare_with_baselines(args.baseline, src, work, args.crop_size, args.repeats)
 
 
 if __name__ == "__main__":
