@@ -281,7 +281,7 @@ class _RgbConverter:
 
     def store(self, frame, out: np.ndarray) -> None:
         if self.region is None or frame.format.name not in ("yuv420p", "yuvj420p"):
-            out[:] = frame.to_ndarray(format="rgb24")
+            _copy_rgb(frame, out)
             return
         x0, y0, x1, y1 = self.region
         if self._cut is None or self._cut.format.name != frame.format.name:
@@ -293,7 +293,14 @@ class _RgbConverter:
             width, height = (x1 - x0) // scale, (y1 - y0) // scale
             into[:height, :width] = rows[y0 // scale:y0 // scale + height, x0 // scale:x0 // scale + width]
         cut.colorspace, cut.color_range = frame.colorspace, frame.color_range
-        out[y0:y1, x0:x1] = cut.to_ndarray(format="rgb24")
+        _copy_rgb(cut, out[y0:y1, x0:x1])
+
+
+def _copy_rgb(frame, out: np.ndarray) -> None:
+    """Converts ``frame`` to RGB (swscale, as ``to_ndarray(format="rgb24")``) straight into ``out`` [h, w, 3]."""
+    rgb = frame.reformat(format="rgb24").planes[0]
+    height, width = out.shape[:2]
+    out[:] = np.frombuffer(rgb, np.uint8).reshape(-1, rgb.line_size)[:height, :width * 3].reshape(height, width, 3)
 
 
 def read_clip(path: str | Path) -> np.ndarray:
