@@ -70,18 +70,23 @@ summary = extract(sys.argv[1], sys.argv[2], progress=False, **json.loads(sys.arg
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 assert summary.ok, str(summary)
-print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "clips": summary.clips_written}))
+import mgfast
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "clips": summary.clips_written, "code": mgfast.__file__}))
 """
 
 
 def run_tree(tree: Path, src: Path, out: Path, options: dict) -> dict:
-    """One extraction in a fresh process importing mgfast from ``tree``."""
+    """One extraction in a fresh process importing mgfast from ``tree`` (run outside any checkout: ``python -c``
+    puts the working directory first on the import path)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run([sys.executable, "-c", ONE_RUN, str(src), str(out), json.dumps(options)], env=env,
-                          capture_output=True, text=True, check=False)
+                          cwd=out.parent, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"extraction with {tree} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not Path(result["code"]).resolve().is_relative_to(tree):
+        raise RuntimeError(f"the run meant for {tree} imported mgfast from {result['code']}")
+    return result
 
 
 def same_files(a: Path, b: Path, pattern: str) -> bool:
