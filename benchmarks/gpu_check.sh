@@ -72,9 +72,12 @@ step environment 60 0 bash -c "echo \"checkout: $ROOT (\$(git -C '$ROOT' rev-par
     { command -v cmake >/dev/null && cmake --version | head -n 1 || echo 'cmake: missing'; } && \
     { command -v ninja >/dev/null && echo \"ninja \$(ninja --version)\" || echo 'ninja: missing (make is used)'; } && \
     '$PY' -m pybind11 --version"
-step dataset 120 0 "$PY" -c "
+# The checkout's own (pure-Python) modules write the dataset: nothing is built or installed yet.
+step dataset 120 0 env PYTHONPATH="$ROOT:$ROOT/tests" "$PY" -c "
 from pathlib import Path
+import mgfast
 from tiny_dataset import make_dataset
+print('mgfast from', mgfast.__file__)
 # 8 subjects x 6 clips of 16-32 frames, 48 px crops, 2 validation subjects: all three branches train on it.
 make_dataset(Path('$WORK/dataset'), subjects=8, clips_per_subject=6, test_clips=4, num_classes=3, frames=(16, 32),
              crop_size=48, val_subjects=2, seed=0)
