@@ -113,7 +113,7 @@ step build 240 1 bash -c "set -e; mkdir -p '$PKG'; cp -r '$ROOT/mgfast' '$PKG/';
         -Dpybind11_DIR=\$('$PY' -m pybind11 --cmakedir); \
     cmake --build '$WORK/build' -j \$(nproc); \
     cp \$(find '$WORK/build' -name '_C*.so' | head -n 1) '$PKG/mgfast/'; \
-    '$PY' -c 'from mgfast import ops; import torch; assert ops.cuda_available(), \"the built extension has no CUDA kernels or torch sees no GPU\"; print(\"CUDA kernels available on\", torch.cuda.get_device_name())'" \
+    '$PY' '$ROOT/benchmarks/gpu_check_import.py'" \
     || GPU_OK=0
 
 # -- tests, benchmarks, training ----------------------------------------------------------------------
