@@ -86,6 +86,7 @@ def test_seeking_is_frame_exact(videos, kind):
         reference = np.stack(list(video))
         rng = np.random.default_rng(7)
         ranges = [(0, 0), (149, 149), (11, 12), (12, 13), (23, 24), (0, 149)]
+        ranges += [(30, 34), (35, 40), (44, 50), (51, 51), (70, 80), (79, 85)]  # continuing the decode, and not
         for _ in range(25):
             start = int(rng.integers(0, 150))
             ranges.append((start, int(rng.integers(start, min(start + 30, 150)))))
@@ -146,6 +147,83 @@ def test_frame_count_without_metadata(tmp_path):
         assert video.frame_count == 40
         assert [frame_index(f) for f in video.read(21, 27)] == list(range(21, 28))
         assert [frame_index(f) for f in video.read(3, 5)] == [3, 4, 5]
+
+
+def _stream_copied_cut(source: Path, path: Path, first: int, fps: int) -> None:
+    """Copies ``source``'s packets from the keyframe before frame ``first`` on, shifted so that ``first`` is
+    at time 0 (what ``ffmpeg -ss ... -c copy`` does): the MP4 muxer writes an edit list hiding the frames
+    before ``first``, which the file still stores so that they can be decoded."""
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = src.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        step = round(1 / (fps * stream.time_base))  # timestamp units per frame
+        packets = [p for p in src.demux(stream) if p.dts is not None]
+        begin = max(i for i, p in enumerate(packets) if p.is_keyframe and p.pts <= first * step)
+        assert packets[begin].pts < first * step  # the cut starts between keyframes: an edit list is needed
+        for packet in packets[begin:]:  # in decode order, from the keyframe on
+            packet.pts -= first * step
+            packet.dts -= first * step
+            packet.stream = copy
+            out.mux(packet)
+
+
+def test_edit_list_cut_counts_presented_frames_and_seeks(tmp_path):
+    """A stream-copied cut stores frames before its edit list's start; frame_count is what a decode presents."""
+    source = write_video(tmp_path / "source.mp4", indexed_frames(120), 25, keyframe_interval=12)
+    path = tmp_path / "cut.mp4"
+    _stream_copied_cut(source, path, first=30, fps=25)
+    with av.open(str(path)) as container:  # the case under test: the header counts the hidden frames too
+        assert container.streams.video[0].frames == 96
+    presented = sequential_indices_opencv(path)
+    assert presented == list(range(30, 120))
+    with VideoReader(path) as video:
+        assert video.frame_count == len(presented) == 90
+        reference = np.stack(list(video))
+        assert [frame_index(f) for f in reference] == presented
+        rng = np.random.default_rng(11)
+        ranges = [(0, 0), (89, 89), (0, 89), (5, 6)] + [tuple(sorted(rng.integers(0, 90, 2).tolist())) for _ in range(15)]
+        for start, end in ranges:
+            np.testing.assert_array_equal(video.read(start, end), reference[start : end + 1])
+        assert not video._sequential  # seeking, not decoding from the start for every read
+        with pytest.raises(VideoError, match=r"cut\.mp4 has 90 frames"):
+            video.read(85, 90)
+
+
+@pytest.mark.parametrize("tagged", [False, True])
+def test_region_reads_convert_only_the_rectangle(tmp_path, tagged):
+    """read(..., region) equals a full read inside the rectangle widened to even coordinates, 0 outside;
+    also for a stream tagged BT.709 full range, whose tags change the colour conversion."""
+    rng = np.random.default_rng(5)
+    height, width = 60, 100
+    base = rng.integers(0, 256, size=(12, height // 4, width // 4, 3), dtype=np.uint8)
+    frames = np.repeat(np.repeat(base, 4, axis=1), 4, axis=2) // 2 + rng.integers(0, 128, size=(12, height, width, 3), dtype=np.uint8)
+    path = tmp_path / "colours.mp4"
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"g": "5"}
+        if tagged:
+            stream.codec_context.colorspace, stream.codec_context.color_range = 1, 2  # BT.709, full range
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0))
+        assert (first.colorspace, first.color_range) == ((1, 2) if tagged else (2, 0))
+    with VideoReader(path) as video:
+        full = video.read(0, 11)
+        regions = [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, width, height), (3, 5, 50, 41)]
+        regions += [(x0, y0, int(rng.integers(x0 + 1, width + 1)), int(rng.integers(y0 + 1, height + 1)))
+                    for x0, y0 in zip(rng.integers(0, width, 20).tolist(), rng.integers(0, height, 20).tolist())]
+        for x0, y0, x1, y1 in regions:
+            start = int(rng.integers(0, 8))
+            part = video.read(start, start + 3, region=(x0, y0, x1, y1))
+            inside = np.zeros((height, width), bool)
+            inside[y0 - y0 % 2 : y1 + y1 % 2, x0 - x0 % 2 : x1 + x1 % 2] = True
+            np.testing.assert_array_equal(part[:, inside], full[start : start + 4][:, inside])
+            assert not part[:, ~inside].any()
+        with pytest.raises(ValueError, match="outside"):
+            video.read(0, 1, region=(width, 0, width + 10, 10))
 
 
 def test_past_the_end_and_bad_ranges(videos):

@@ -8,10 +8,12 @@ the clip it was doing.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,11 +125,22 @@ class _PoseTable:
         return to_mg68(self._points[start:end + 1], "openpose137")
 
 
-def _chunks(reader, start: int, end: int, size: int, timer: _Timer) -> Iterator[np.ndarray]:
+def _chunks(reader, start: int, end: int, size: int, timer: _Timer, region: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
     for first in range(start, end + 1, size):
         with timer("decode"):
-            frames = reader.read(first, min(first + size - 1, end))
+            frames = reader.read(first, min(first + size - 1, end), region=region)
         yield frames
+
+
+def _footprint(box: torch.Tensor, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixels crop_resize can read for ``box``: its aligned sampling grid spans [x0 - 0.5, x1 - 0.5],
+    each sample reads the pixels at floor and floor + 1; one more pixel each side spares float rounding."""
+    x0, y0, x1, y1 = box.tolist()
+    left, top = max(math.floor(x0 - 0.5) - 1, 0), max(math.floor(y0 - 0.5) - 1, 0)
+    right, bottom = min(math.ceil(x1 - 0.5) + 2, width), min(math.ceil(y1 - 0.5) + 2, height)
+    if right <= left or bottom <= top:  # wholly outside: crop_resize reads (almost) nothing; decode all
+        return 0, 0, width, height
+    return left, top, right, bottom
 
 
 def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> np.ndarray:
@@ -138,12 +151,15 @@ def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> n
     parts = []
     for frames in chunks:
         with timer("crop"):
-            out = ops.crop_resize(torch.from_numpy(frames).to(device), box, size)
-            parts.append(out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
-    return torch.cat(parts).numpy()
+            out = ops.crop_resize(torch.from_numpy(frames).to(device), box, size).round_().clamp_(0, 255)
+            # One pass converts to uint8 and reorders to [T, size, size, 3] (no separate copies per step).
+            parts.append(torch.empty((len(out), size, size, 3), dtype=torch.uint8, device=device).copy_(out.permute(0, 2, 3, 1)).cpu())
+    return parts[0].numpy() if len(parts) == 1 else torch.cat(parts).numpy()
 
 
-def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer) -> Clip:
+def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer, encoder: ThreadPoolExecutor) -> Future:
+    """Extracts one clip; the crop is encoded on ``encoder`` (overlapping the next clip's decoding), so the
+    clip's manifest row arrives as the returned future's result once its files are all on disk."""
     from mgfast.io.video import write_video
     from mgfast.ops import saliency_boxes
 
@@ -152,8 +168,8 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     if end >= reader.frame_count:
         raise ValueError(f"the segment ends at frame {end} but {reader.path} has {reader.frame_count} frames (0..{reader.frame_count - 1}); fix the label file")
 
-    def frames() -> Iterator[np.ndarray]:
-        return _chunks(reader, start, end, options.chunk_frames, timer)
+    def frames(region: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
+        return _chunks(reader, start, end, options.chunk_frames, timer, region)
 
     if method == "table":
         with timer("pose"):
@@ -161,7 +177,7 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     else:
         if end - start < options.chunk_frames:  # one chunk: decode once for both the backend and the crop
             decoded = list(frames())
-            frames = lambda: iter(decoded)  # noqa: E731
+            frames = lambda region=None: iter(decoded)  # noqa: E731
         parts = []
         for chunk in frames():
             with timer("pose"):
@@ -173,19 +189,26 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     keypoints_path = Path(KEYPOINTS_DIR) / f"{planned.clip_id}.npy"
     with timer("write"):
         atomic_save_npy(root / keypoints_path, keypoints)
-    crop_path = None
+    crop = None
     if options.crops:
-        crops = _crop(frames(), box, options.crop_size, job.device, timer)
-        suffix = ".npy" if options.crop_format == "npy" else ".mp4"
-        with timer("encode"):
-            written = write_video(root / CROPS_DIR / f"{planned.clip_id}{suffix}", crops, reader.fps, codec=options.crop_format)
-        crop_path = written.relative_to(root).as_posix()
-    return Clip(
+        # Only the pixels the crop reads are converted to RGB (the rest stay 0): the same crops, less work.
+        crop = _crop(frames(_footprint(box, reader.width, reader.height)), box, options.crop_size, job.device, timer)
+    clip = Clip(
         clip_id=planned.clip_id, video=planned.video, subject=planned.subject, start=start, end=end,
         label=planned.label, split=planned.split, frames=end - start + 1, fps=reader.fps,
         width=reader.width, height=reader.height, box=tuple(float(v) for v in box.tolist()),
-        keypoints=keypoints_path.as_posix(), crop=crop_path, hidden_label=planned.hidden_label,
+        keypoints=keypoints_path.as_posix(), crop=None, hidden_label=planned.hidden_label,
     )
+
+    def encode() -> Clip:
+        if crop is None:
+            return clip
+        suffix = ".npy" if options.crop_format == "npy" else ".mp4"
+        with timer("encode"):
+            written = write_video(root / CROPS_DIR / f"{planned.clip_id}{suffix}", crop, reader.fps, codec=options.crop_format)
+        return replace(clip, crop=written.relative_to(root).as_posix())
+
+    return encoder.submit(encode)
 
 
 def _with_plan(clip: Clip, planned: PlannedClip) -> Clip:
@@ -224,13 +247,30 @@ def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> V
             record.keypoint_source = f"{source.pose_kind} ({source.pose_path})" if method == "table" else method
             with timer("decode"):
                 reader = VideoReader(source.video_path)
-            with reader:
-                for current in sorted(todo, key=lambda p: (p.start, p.end, p.clip_id)):  # seek forward
-                    record.clips[current.clip_id] = _extract_clip(current, reader, pose, method, job, timer)
-                    with timer("write"):
-                        save_record(job.root, record)
-                    result.written += 1
-                    tick(1)
+            pending: tuple[PlannedClip, Future] | None = None  # the clip whose crop is being encoded
+
+            def finish() -> None:
+                """Records the pending clip once its crop is on disk (errors then name that clip)."""
+                nonlocal current, pending
+                (done, future), pending = pending, None
+                extracting, current = current, done
+                record.clips[done.clip_id] = future.result()
+                with timer("write"):
+                    save_record(job.root, record)
+                result.written += 1
+                tick(1)
+                current = extracting
+
+            with reader, ThreadPoolExecutor(1, thread_name_prefix="encode") as encoder:
+                for planned in sorted(todo, key=lambda p: (p.start, p.end, p.clip_id)):  # seek forward
+                    current = planned
+                    try:
+                        future = _extract_clip(planned, reader, pose, method, job, timer, encoder)
+                    finally:
+                        if pending is not None:  # also when this clip failed: the previous one is done
+                            finish()
+                    pending = (planned, future)
+                finish()
                 current = None
         result.clips = [_with_plan(record.clips[p.clip_id], p) for p in job.clips]
     except Exception as error:  # one bad video must not stop the corpus: report it and go on
