@@ -61,38 +61,42 @@ struct Workspace {
     std::vector<float> weights_x, weights_y;
     std::vector<float> row;     // the vertical pass's output: the box's columns, interleaved RGB, + 1 pad
     std::vector<float> pixels;  // the horizontal pass's output: out_w pixels as RGB + 1 pad
-    std::vector<float> values;  // one channel's normalised row
     int64_t x_box = -1;         // the box whose x table is in first_x / weights_x
     TapTable x;
 
     Workspace(const CropResizeParams& p, int taps_x, int taps_y)
         : capacity_x(taps_x), capacity_y(taps_y), first_x(p.out_w), first_y(kBandRows),
           weights_x(static_cast<size_t>(p.out_w) * taps_x), weights_y(static_cast<size_t>(kBandRows) * taps_y),
-          row(static_cast<size_t>(p.W) * 3 + 4, 0.0f), pixels(static_cast<size_t>(p.out_w) * 4), values(p.out_w) {}
+          row(static_cast<size_t>(p.W) * 3 + 4, 0.0f), pixels(static_cast<size_t>(p.out_w) * 4) {}
 };
 
+// Normalises channel c of the row's pixels and stores it as output row (n, c, y).
 template <int Dtype>
-void store_row(void* out, int64_t index, const float* values, int count) {
+__attribute__((always_inline)) inline void store_channel(const CropResizeParams& p, int n, int c, int y, const float* pixels) {
+    const float mean = p.mean[c], inv_std = p.inv_std[c];
+    const int64_t index = static_cast<int64_t>(n) * p.out_stride_n + c * p.out_stride_c + static_cast<int64_t>(y) * p.out_w;
     if (Dtype == kFloat32) {
-        std::memcpy(static_cast<float*>(out) + index, values, sizeof(float) * count);
-        return;
+        float* dst = static_cast<float*>(p.out) + index;
+        for (int x = 0; x < p.out_w; ++x) dst[x] = (pixels[4 * x + c] - mean) * inv_std;
+    } else {
+        uint16_t* dst = static_cast<uint16_t*>(p.out) + index;
+        for (int x = 0; x < p.out_w; ++x) {
+            const float value = (pixels[4 * x + c] - mean) * inv_std;
+            dst[x] = Dtype == kFloat16 ? float_to_half_bits(value) : float_to_bf16_bits(value);
+        }
     }
-    uint16_t* dst = static_cast<uint16_t*>(out) + index;
-    for (int i = 0; i < count; ++i) dst[i] = Dtype == kFloat16 ? float_to_half_bits(values[i]) : float_to_bf16_bits(values[i]);
 }
 
-// Normalises the row's pixels and stores them, one channel plane at a time.
-void store_pixels(const CropResizeParams& p, int n, int y, Workspace& ws) {
+// Stores the row's pixels, one channel plane at a time. Always inlined, so it is compiled for each of
+// crop_resize_band's instruction sets.
+__attribute__((always_inline)) inline void store_pixels(const CropResizeParams& p, int n, int y, const float* pixels) {
     for (int c = 0; c < 3; ++c) {
-        const float mean = p.mean[c], inv_std = p.inv_std[c];
-        for (int x = 0; x < p.out_w; ++x) ws.values[x] = (ws.pixels[4 * x + c] - mean) * inv_std;
-        const int64_t index = static_cast<int64_t>(n) * p.out_stride_n + c * p.out_stride_c + static_cast<int64_t>(y) * p.out_w;
         if (p.out_dtype == kFloat32) {
-            store_row<kFloat32>(p.out, index, ws.values.data(), p.out_w);
+            store_channel<kFloat32>(p, n, c, y, pixels);
         } else if (p.out_dtype == kFloat16) {
-            store_row<kFloat16>(p.out, index, ws.values.data(), p.out_w);
+            store_channel<kFloat16>(p, n, c, y, pixels);
         } else {
-            store_row<kBFloat16>(p.out, index, ws.values.data(), p.out_w);
+            store_channel<kBFloat16>(p, n, c, y, pixels);
         }
     }
 }
@@ -130,7 +134,7 @@ MG_VECTOR_CLONES void crop_resize_band(const CropResizeParams& p, int n, int y_b
             for (int j = 1; j < tx.taps; ++j) acc += wx[j] * load4(px + 3 * j);
             std::memcpy(&ws.pixels[4 * x], &acc, sizeof(acc));
         }
-        store_pixels(p, n, y, ws);
+        store_pixels(p, n, y, ws.pixels.data());
     }
 }
 

@@ -67,8 +67,8 @@ MG_HD AxisTap axis_tap(float v, int size) {
 }
 
 // The contiguous run of input pixels [first, first + count) that output pixel o reads along one axis: from
-// the low tap of its first sample inside the image to the high tap of its last (sample positions and taps
-// increase with the sample index). count is 0 when every sample lies outside; first is then the image's
+// the first tap of non-zero weight of its samples to the last (sample positions and taps increase with the
+// sample index). count is 0 when every sample lies outside; first is then the image's
 // edge on that side, so first never decreases with o.
 struct AxisRun {
     int first, count;
@@ -78,9 +78,10 @@ MG_HD AxisRun axis_run(const RoiAxis& a, int o) {
     int first = a.size, last = -1;
     for (int i = 0; i < a.grid; ++i) {
         const AxisTap tap = axis_tap(roi_sample(a, o, i), a.size);
-        if (!tap.valid()) continue;
-        first = imin(first, tap.lo);
-        last = imax(last, tap.hi);
+        // A tap of weight 0 (a sample on a pixel centre) reads nothing: leaving it out of the run keeps a
+        // pixel-aligned box at one tap per output pixel instead of two.
+        if (tap.w_lo != 0.0f) first = imin(first, tap.lo), last = imax(last, tap.lo);
+        if (tap.w_hi != 0.0f) first = imin(first, tap.hi), last = imax(last, tap.hi);
     }
     if (last < 0) return AxisRun{roi_sample(a, o, 0) < 0.0f ? 0 : a.size - 1, 0};
     return AxisRun{first, last - first + 1};
