@@ -101,6 +101,20 @@ __attribute__((always_inline)) inline void store_pixels(const CropResizeParams& 
     }
 }
 
+// Blends the vertical pass's row (interleaved RGB from column x_lo) into out_w pixels (RGB + 1 unused lane).
+// Taps is the table's run length, or 0 for any length. Always inlined, as store_pixels.
+template <int Taps>
+__attribute__((always_inline)) inline void horizontal_pass(const TapTable& tx, const float* row, int x_lo, int out_w, float* pixels) {
+    const int taps = Taps ? Taps : tx.taps;
+    for (int x = 0; x < out_w; ++x) {
+        const float* wx = tx.weights + static_cast<int64_t>(x) * taps;
+        const float* px = row + (tx.first[x] - x_lo) * 3;  // lane 3 reads the next pixel's red: discarded
+        Float4 acc = wx[0] * load4(px);
+        for (int j = 1; j < taps; ++j) acc += wx[j] * load4(px + 3 * j);
+        std::memcpy(pixels + 4 * x, &acc, sizeof(acc));
+    }
+}
+
 // Output rows [y_begin, y_end) of frame n.
 MG_VECTOR_CLONES void crop_resize_band(const CropResizeParams& p, int n, int y_begin, int y_end, Workspace& ws) {
     RoiAxis ax, ay;
@@ -127,12 +141,14 @@ MG_VECTOR_CLONES void crop_resize_band(const CropResizeParams& p, int n, int y_b
             const float w = wy[j];
             for (int i = 0; i < span; ++i) row[i] += w * static_cast<float>(next[i]);
         }
-        for (int x = 0; x < p.out_w; ++x) {
-            const float* wx = tx.weights + static_cast<int64_t>(x) * tx.taps;
-            const float* px = row + (tx.first[x] - x_lo) * 3;  // lane 3 reads the next pixel's red: discarded
-            Float4 acc = wx[0] * load4(px);
-            for (int j = 1; j < tx.taps; ++j) acc += wx[j] * load4(px + 3 * j);
-            std::memcpy(&ws.pixels[4 * x], &acc, sizeof(acc));
+        switch (tx.taps) {  // short runs (upscales, mild downscales) unrolled: the loop overhead dominated
+            case 1: horizontal_pass<1>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
+            case 2: horizontal_pass<2>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
+            case 3: horizontal_pass<3>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
+            case 4: horizontal_pass<4>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
+            case 5: horizontal_pass<5>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
+            case 6: horizontal_pass<6>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
+            default: horizontal_pass<0>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
         }
         store_pixels(p, n, y, ws.pixels.data());
     }
