@@ -7,7 +7,8 @@ on all threads, against the NumPy reference renderer written from the spec (test
 the memory floor, allocating and zero-filling an output of the same size. Crop-resize (16 frames 1280x720
 to 224x224, boxes of 100 to 720 px): mgfast against cv2.resize of the sliced box (INTER_AREA),
 torchvision's roi_align on the float frames, the memory floor (a zero-filled output), and optionally the
-crop-resize of another build of the extension (``--previous``, e.g. main's ``mgfast/_C*.so``). With a GPU:
+crop-resize of another build of the extension (``--previous``, e.g. main's ``mgfast/_C*.so``), with
+mgfast and cv2 on all threads and then both on one. With a GPU:
 a batch of clips rendered on the device, bytes written per second against the card's measured
 device-to-device copy bandwidth. Results are ratios against the baselines of this run; on a shared
 machine each ratio is the median over ``--rounds`` rounds that measure the op and its baseline back to back.
@@ -111,6 +112,7 @@ spec = importlib.util.spec_from_file_location("_C", sys.argv[1])
 C = importlib.util.module_from_spec(spec); spec.loader.exec_module(C)
 repeat, n, size, sides = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), [int(v) for v in sys.argv[5:]]
 torch.set_num_threads(%d)
+warm = torch.empty(1 << 22); del warm  # the parent's allocator warm-up (see bench_crop_cpu)
 frames = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (n, 720, 1280, 3), dtype=np.uint8))
 result = {}
 for side in sides:
@@ -142,7 +144,9 @@ def time_previous(path: str, repeat: int, n: int, size: int, side: int) -> float
     return json.loads(done.stdout)[str(side)]
 
 
-def bench_crop_cpu(repeat: int, rounds: int, previous: str | None) -> None:
+def bench_crop_cpu(repeat: int, rounds: int, previous: str | None, threads: int, with_roi_align: bool) -> None:
+    """The crop table with mgfast and cv2 both on ``threads`` threads (on a loaded machine the 1-thread table
+    is the steadier comparison: a parallel region waits for every thread's time slice)."""
     import cv2
     from torchvision.ops import roi_align
 
@@ -150,16 +154,20 @@ def bench_crop_cpu(repeat: int, rounds: int, previous: str | None) -> None:
     n, out = 16, 224
     frames = torch.from_numpy(rng.integers(0, 256, (n, 720, 1280, 3), dtype=np.uint8))
     array = frames.numpy()
-    threads = torch.get_num_threads()
+    all_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
     # glibc serves the first 9.6 MB outputs with fresh pages from mmap (a page fault per 4 KiB) until a
     # larger block has been freed, which raises its mmap threshold; a long-running data loader is past that
     # point. Freeing one 16 MiB block first puts every method in every row in that steady state (without
     # it, whichever rows run first pay the faults: 8 ms instead of 0.2 ms for the zero-filled output).
     del_me = torch.empty(1 << 22)
     del del_me
-    print(f"\nCrop-resize on CPU: {n} frames 1280x720 -> {out}x{out}, square boxes centred in the frame, float32 out, {threads} threads")
+    print(f"\nCrop-resize on CPU: {n} frames 1280x720 -> {out}x{out}, square boxes centred in the frame, float32 out, mgfast and cv2 on {threads} thread(s)")
     print(f"  times in ms, medians of {rounds} rounds; 'x faster' = baseline time / mgfast time in the same round")
-    header = f"  {'box':>5} {'mgfast':>8} {'cv2 AREA':>9} {'x faster':>9} {'roi_align':>10} {'x faster':>9} {'floor':>7} {'x floor':>8}"
+    header = f"  {'box':>5} {'mgfast':>8} {'cv2 AREA':>9} {'x faster':>9} {'floor':>7} {'x floor':>8}"
+    if with_roi_align:
+        header += f" {'roi_align':>10} {'x faster':>9}"
     if previous:
         header += f" {'previous':>9} {'x faster':>9}"
     print(header)
@@ -183,9 +191,10 @@ def bench_crop_cpu(repeat: int, rounds: int, previous: str | None) -> None:
 
         mg, cv, cv_ratio = median_ratio(ours, opencv, repeat, rounds)
         _, fl, fl_ratio = median_ratio(ours, floor, repeat, rounds)
-        _, rv, rv_ratio = median_ratio(ours, torchvision_roi_align, max(2, repeat // 8), rounds)
-        line = (f"  {side:>5} {mg * 1e3:8.2f} {cv * 1e3:9.2f} {1 / cv_ratio:8.2f}x {rv * 1e3:10.1f}"
-                f" {1 / rv_ratio:8.1f}x {fl * 1e3:7.2f} {fl_ratio:7.2f}x")
+        line = f"  {side:>5} {mg * 1e3:8.2f} {cv * 1e3:9.2f} {1 / cv_ratio:8.2f}x {fl * 1e3:7.2f} {fl_ratio:7.2f}x"
+        if with_roi_align:
+            _, rv, rv_ratio = median_ratio(ours, torchvision_roi_align, max(2, repeat // 8), rounds)
+            line += f" {rv * 1e3:10.1f} {1 / rv_ratio:8.1f}x"
         if previous:
             pvs, ratios = [], []
             for _ in range(rounds):
@@ -193,6 +202,8 @@ def bench_crop_cpu(repeat: int, rounds: int, previous: str | None) -> None:
                 ratios.append(best_of(ours, repeat) / pvs[-1])
             line += f" {statistics.median(pvs) * 1e3:9.2f} {1 / statistics.median(ratios):8.2f}x"
         print(line)
+    torch.set_num_threads(all_threads)
+    cv2.setNumThreads(all_threads)
 
 
 def bench_cuda(clips: int, repeat: int) -> None:
@@ -231,7 +242,8 @@ def main() -> None:
     print(f"mgfast ops benchmark | {platform.processor() or platform.machine()} | {torch.get_num_threads()} threads | torch {torch.__version__}")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     bench_heatmaps_cpu(args.repeat, args.rounds)
-    bench_crop_cpu(args.repeat, args.rounds, args.previous)
+    bench_crop_cpu(args.repeat, args.rounds, args.previous, torch.get_num_threads(), with_roi_align=True)
+    bench_crop_cpu(args.repeat, args.rounds, args.previous, 1, with_roi_align=False)
     bench_cuda(args.cuda_clips, args.repeat)
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
