@@ -31,8 +31,8 @@ from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_write_text
 from mgfast.pseudo import (AGREE_RULES, PseudoLabels, check_teacher_weights, no_labels, select_own_labels,
                            select_pseudo_labels)
-from mgfast.runs import (Logits, Run, align_logits, check_same_classes, hidden_label_scores, load_logits,
-                         logits_path, read_run, run_names)
+from mgfast.runs import (Logits, Run, align_logits, background_class, check_same_classes, hidden_label_scores,
+                         load_logits, logits_path, read_run, run_names)
 
 SETTINGS_FILE = "adapt.json"
 ROUND_LOG = "log.json"
@@ -175,6 +175,9 @@ def adapt(source_runs: list[str | Path], out: str | Path, config: AdaptConfig, f
     out = Path(out)
     sources = [read_run(p) for p in source_runs]
     check_same_classes(sources)
+    if background_class(sources[0]) is not None:
+        raise ValueError(f"{sources[0].path} was trained with a background class (--background-class): pseudo-labels "
+                         "for the test split's gesture clips would include 'no gesture'; adapt runs trained without it")
     names = run_names(sources)
     resolved_out = out.resolve()
     for run in sources:

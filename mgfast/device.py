@@ -1,15 +1,15 @@
 """Where mgfast computes: the one rule behind every command's ``--device`` (extraction, training, prediction).
 
-``auto`` picks CUDA only when both halves are there, a GPU torch can see and mgfast's CUDA kernels (a build
-without nvcc has none), so a GPU machine with a CPU-only build trains on the CPU instead of failing at the
-first heatmap op. ``cuda`` / ``cuda:N`` ask for the GPU outright and say which half is missing.
+``auto`` picks CUDA whenever torch sees a GPU, with or without mgfast's CUDA kernels: a build without nvcc
+(the common pip case) runs the heatmap and crop ops in pure PyTorch on the GPU, with a one-time warning
+that says how to build the kernels, and the models, which never needed the kernels, train at GPU speed. A
+GPU is faster than the CPU even then, so the CPU is never picked silently over one. ``cuda`` / ``cuda:N``
+ask for the GPU outright and fail when torch sees none.
 """
 
 from __future__ import annotations
 
 import torch
-
-from mgfast import ops
 
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 
@@ -18,8 +18,6 @@ def cuda_missing() -> str | None:
     """Why mgfast cannot compute on CUDA here, or None when it can."""
     if not torch.cuda.is_available():
         return "torch sees no CUDA GPU"
-    if not ops.cuda_available():
-        return "this mgfast build has no CUDA kernels (reinstall with nvcc on PATH: see README, Building for a GPU)"
     return None
 
 

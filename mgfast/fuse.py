@@ -16,6 +16,10 @@ clips moves in steps of several points and rewards whichever grid point happens 
 
 :func:`fuse_runs` does all of it for a list of run directories; :func:`write_outputs` writes
 ``submission.csv`` and ``fused.npz``; :mod:`mgfast.report` renders the report.
+
+Runs trained with a background ("no gesture") class (``mgfast train --background-class``) fuse with each
+other only. Temperatures, weights, metrics and ``fused.npz`` cover every class, background included; the
+submission is the arg-max over the gesture classes, as every clip of the challenge's test split is a gesture.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from mgfast.calibration import fit_temperature, softmax
 from mgfast.io.atomic import atomic_path, atomic_write_text
 from mgfast.io.dataset import ClassInfo
 from mgfast.metrics import Metrics, check_labels, evaluate, nll
-from mgfast.runs import Logits, Run, align_logits, check_same_classes, load_logits, read_run, run_names
+from mgfast.runs import (Logits, Run, align_logits, background_class, check_same_classes, load_logits, read_run,
+                         run_names)
 
 FUSED = "fusion"
 """The name of the fused model in results and reports (a modality may not use it)."""
@@ -201,6 +206,7 @@ class Fusion:
     weight_step: float | None  # grid step of a search
     calibration: SplitResult  # where temperatures (and searched weights) were fitted
     test: SplitResult
+    background: int | None = None  # index of the runs' "no gesture" class, None when they have none
 
     @property
     def splits(self) -> tuple[SplitResult, SplitResult]:
@@ -214,8 +220,10 @@ class Fusion:
         return self.weight_mode
 
     def codes(self, probs: np.ndarray) -> np.ndarray:
-        """Challenge class codes of the arg-max of ``probs`` [N, C]."""
-        return np.asarray([c.code for c in self.classes])[np.asarray(probs).argmax(1)]
+        """Challenge class codes of the arg-max of ``probs`` [N, C] over the gesture classes (never background)."""
+        probs = np.asarray(probs)
+        gestures = [c.index for c in self.classes if c.index != self.background]
+        return np.asarray([self.classes[i].code for i in gestures])[probs[:, gestures].argmax(1)]
 
 
 def _split_result(name: str, items: list[Logits], names: list[str], temperatures: dict[str, float],
@@ -286,7 +294,7 @@ def fuse_runs(run_dirs: Sequence[str | Path], *, weights: Sequence[float] | None
         runs=runs, names=names, classes=classes, temperatures=temps, temperature_fitted=temperature,
         weights=chosen, weight_mode=mode, weight_step=step if search else None,
         calibration=_split_result(calibration_split, fit, names, temps, chosen),
-        test=_split_result(test_split, splits[test_split], names, temps, chosen),
+        test=_split_result(test_split, splits[test_split], names, temps, chosen), background=background_class(runs[0]),
     )
 
 
@@ -318,5 +326,6 @@ def write_outputs(fusion: Fusion, out: str | Path) -> dict[str, Path]:
             temperatures=np.asarray([fusion.temperatures[n] for n in fusion.names]),
             weights=np.asarray([fusion.weights[n] for n in fusion.names]),
             class_codes=np.asarray([c.code for c in fusion.classes], dtype=np.int64),
+            background_class=np.int64(-1 if fusion.background is None else fusion.background),
         )
     return {"submission": submission, "fused": npz}

@@ -134,6 +134,14 @@ def _split_section(fusion: Fusion, split: SplitResult, out: Path) -> tuple[list[
     return lines, plots
 
 
+def _background_note(fusion: Fusion) -> str:
+    if fusion.background is None:
+        return ""
+    name = fusion.classes[fusion.background].name
+    return (f", the last ({name!r}, code {fusion.classes[fusion.background].code}) meaning no gesture: the scores "
+            "below count it like any class, the submission takes the arg-max over the gesture classes only")
+
+
 def _interval_section(split: SplitResult, models: list[str], num_classes: int) -> list[str]:
     """95 % bootstrap intervals over the split's clips of each model's F1, and of the fusion's gain over each
     modality (paired: both scored on the same resampled clips)."""
@@ -178,7 +186,8 @@ def write_report(fusion: Fusion, out: str | Path) -> dict[str, Path]:
              "Temperature-scaled soft voting: P = sum_m w_m softmax(z_m / T_m).", "",
              f"- Temperatures: {temperatures}.",
              f"- Weights: {fusion.weight_source}.",
-             f"- Classes: {len(fusion.classes)}. Submission: `submission.csv` (split `{fusion.test.name}`).", ""]
+             f"- Classes: {len(fusion.classes)}{_background_note(fusion)}. Submission: `submission.csv` (split "
+             f"`{fusion.test.name}`).", ""]
     lines += _table(["model", "modality", "run", "T", "weight"],
                     [[n, r.modality, str(r.path.resolve()), f"{fusion.temperatures[n]:.4f}", f"{fusion.weights[n]:.3f}"]
                      for n, r in zip(fusion.names, fusion.runs)])

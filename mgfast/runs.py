@@ -187,12 +187,22 @@ def run_names(runs: list[Run]) -> list[str]:
     return names
 
 
+def background_class(run: Run) -> int | None:
+    """The index of the run's "no gesture" class (the last one, ``mgfast train --background-class``), or None."""
+    return len(run.classes) - 1 if run.config.get("background_class") else None
+
+
 def check_same_classes(runs: list[Run]) -> list[ClassInfo]:
-    """The runs' common class list; ValueError naming the first run that differs."""
+    """The runs' common class list; ValueError naming the first run that differs (first in whether it has a
+    background class)."""
     if not runs:
         raise ValueError("no runs given")
     first = runs[0]
     for run in runs[1:]:
+        if (background_class(run) is None) != (background_class(first) is None):
+            with_it, without = (run, first) if background_class(run) is not None else (first, run)
+            raise ValueError(f"{with_it.path} was trained with a background class (--background-class) and "
+                             f"{without.path} without; combine runs that agree on it (retrain one of them)")
         if run.classes != first.classes:
             raise ValueError(f"{run.path / RUN_FILE} lists different classes from {first.path / RUN_FILE}; "
                              "combine only runs trained on the same dataset")

@@ -16,8 +16,14 @@ TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "mgfast.stats")),
     ("kernels and files", ("mgfast.ops", "mgfast.io", "mgfast.calibration")),
     ("components", ("mgfast.device", "mgfast.pose", "mgfast.synth", "mgfast.data", "mgfast.models", "mgfast.losses",
-                    "mgfast.branches", "mgfast.runs", "mgfast.pseudo")),
-    ("stages", ("mgfast.extract", "mgfast.train", "mgfast.adapt", "mgfast.fuse", "mgfast.report")),
+                    "mgfast.branches", "mgfast.runs", "mgfast.pseudo",
+                    # A run's config and checkpoint files, read by deploy to rebuild a run's network.
+                    "mgfast.train.config", "mgfast.train.checkpoint",
+                    "mgfast.deploy",
+                    )),
+    ("stages", ("mgfast.extract", "mgfast.train", "mgfast.adapt", "mgfast.fuse", "mgfast.report",
+                "mgfast.recognize", "mgfast.show",
+                )),
     ("orchestration", ("mgfast.demo",)),
     ("interface", ("mgfast.cli",)),
 )

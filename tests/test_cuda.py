@@ -1,4 +1,5 @@
-"""CUDA kernels against the CPU kernels (themselves checked against the NumPy references).
+"""CUDA kernels against the CPU kernels (themselves checked against the NumPy references) and against the
+pure-PyTorch ops on the GPU.
 
 Skipped where no GPU is visible or the build has no CUDA kernels.
 """
@@ -105,6 +106,40 @@ def test_compiled_on_gpu_matches_eager():
     fn = lambda k, s: ops.render_heatmaps(k, s, size=56, dtype=torch.float16)  # noqa: E731
     torch._dynamo.reset()
     torch.testing.assert_close(torch.compile(fn, fullgraph=True)(kp, sc), fn(kp, sc))
+
+
+@pytest.mark.parametrize("mode", ["joints", "limbs"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("flip", [False, True])
+def test_heatmaps_pure_pytorch_on_gpu_equals_the_cuda_kernel(mode, dtype, flip):
+    # The second GPU reference, and the path a GPU takes with a build that lacks the CUDA kernels.
+    rng = np.random.default_rng(11)
+    kp, sc = (torch.from_numpy(a).cuda() for a in random_pose(rng, 3, 4, 6, 68, 31, 56))
+    kwargs = dict(size=(31, 56), mode=mode, flip=flip, dtype=dtype, sigma=1.3, scaling=0.75)
+    native = ops.render_heatmaps(kp, sc, **kwargs)
+    with ops.pure_pytorch():
+        fallback = ops.render_heatmaps(kp, sc, **kwargs)
+    assert fallback.device.type == "cuda" and fallback.dtype == dtype
+    rtol = {torch.float32: 1e-5, torch.float16: 2.0**-10, torch.bfloat16: 2.0**-7}[dtype]
+    torch.testing.assert_close(fallback.float(), native.float(), atol=1e-5, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("seed", range(2))
+def test_crop_resize_pure_pytorch_on_gpu_equals_the_cuda_kernel(dtype, seed):
+    rng = np.random.default_rng(seed)
+    n, h, w = int(rng.integers(1, 6)), int(rng.integers(8, 300)), int(rng.integers(8, 300))
+    frames, boxes = random_frames(rng, n, h, w).cuda(), random_boxes(rng, n, h, w).cuda()
+    kwargs = dict(mean=[120.0, 115.0, 100.0], std=[58.0, 57.0, 57.0], dtype=dtype)
+    rtol = {torch.float32: 1e-5, torch.float16: 2.0**-10, torch.bfloat16: 2.0**-7}[dtype]
+    for size in ((17, 23), (224, 224), (1, 3)):
+        native = ops.crop_resize(frames, boxes, size, **kwargs)
+        native_clip = ops.crop_resize_clip(frames, boxes[0], size, **kwargs)
+        with ops.pure_pytorch():
+            fallback = ops.crop_resize(frames, boxes, size, **kwargs)
+            fallback_clip = ops.crop_resize_clip(frames, boxes[0], size, **kwargs)
+        torch.testing.assert_close(fallback.float(), native.float(), atol=1e-5, rtol=rtol)
+        torch.testing.assert_close(fallback_clip.float(), native_clip.float(), atol=1e-5, rtol=rtol)
 
 
 # The separable CUDA kernel's paths: tiles cut by the output's edges, boxes outside the frame, upsampling

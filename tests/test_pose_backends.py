@@ -1,5 +1,6 @@
 """Pose backends: the top-down ONNX backend against tiny ONNX models with known outputs, and MediaPipe Holistic's
-landmark conversion with fake landmark objects (the real MediaPipe runs only where it is installed).
+landmark conversion and option checks with fake landmark objects and a fake installed package (the real
+MediaPipe runs in test_pose_mediapipe.py where it is installed).
 
 References here follow mmpose's description of the top-down pipeline (three-point affine warp matrix,
 SimCC / heatmap maxima) and are written independently of mgfast.pose.
@@ -452,16 +453,25 @@ class FakeHolistic:
 
 
 @pytest.fixture
-def fake_mediapipe(monkeypatch):
+def fake_mediapipe(monkeypatch, tmp_path):
+    """A stand-in mediapipe laid out like the wheel: the solution module and the one shipped pose model."""
     FakeHolistic.instances = []
+    package = tmp_path / "site-packages" / "mediapipe"
+    models = package / "modules" / "pose_landmark"
+    models.mkdir(parents=True)
+    (models / "pose_landmark_full.tflite").write_bytes(b"model")
     module = types.ModuleType("mediapipe")
-    module.solutions = SimpleNamespace(holistic=SimpleNamespace(Holistic=FakeHolistic))
+    module.solutions = SimpleNamespace(holistic=SimpleNamespace(
+        Holistic=FakeHolistic, __file__=str(package / "python" / "solutions" / "holistic.py")))
+    module.models = models
     monkeypatch.setitem(sys.modules, "mediapipe", module)
     return module
 
 
 def test_mediapipe_backend_runs_a_fresh_tracker_per_call(fake_mediapipe):
+    (fake_mediapipe.models / "pose_landmark_heavy.tflite").write_bytes(b"model")  # fetched by hand beforehand
     backend = get_backend("mediapipe", model_complexity=2)
+    assert backend.model_path == fake_mediapipe.models / "pose_landmark_heavy.tflite"
     frames = np.zeros((3, 36, 64, 3), np.uint8)
     frames[:, 0, 0, 0] = (11, 12, 13)
     frames[1, 0, 0, 1] = 1
@@ -486,9 +496,28 @@ def test_missing_mediapipe_says_how_to_install(monkeypatch):
         get_backend("mediapipe")
 
 
-def test_real_mediapipe_on_blank_frames():
-    pytest.importorskip("mediapipe")
-    with get_backend("mediapipe") as backend:
-        out = backend.estimate(np.zeros((2, 120, 160, 3), np.uint8))
-    assert out.shape == (2, 68, 3) and out.dtype == np.float32
-    assert (out[..., 2] >= 0).all() and (out[..., 2] <= 1).all()
+@pytest.mark.parametrize("complexity,model", [(0, "pose_landmark_lite.tflite"), (2, "pose_landmark_heavy.tflite")])
+def test_pose_models_the_wheel_lacks_are_refused_not_downloaded(fake_mediapipe, monkeypatch, complexity, model):
+    import urllib.request
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("went online"))
+    with pytest.raises(FileNotFoundError) as error:
+        get_backend("mediapipe", model_complexity=complexity)
+    message = str(error.value)
+    assert f"model_complexity={complexity}" in message and model in message
+    assert "use model_complexity=1" in message and str(fake_mediapipe.models) in message
+    assert FakeHolistic.instances == []  # refused before any tracker started
+    assert get_backend("mediapipe").model_path == fake_mediapipe.models / "pose_landmark_full.tflite"
+
+
+def test_missing_shipped_pose_model_asks_for_a_reinstall(fake_mediapipe):
+    (fake_mediapipe.models / "pose_landmark_full.tflite").unlink()
+    with pytest.raises(FileNotFoundError, match="reinstall"):
+        get_backend("mediapipe")
+
+
+@pytest.mark.parametrize("value", [3, -1, "1", True, 1.5, None])
+def test_bad_model_complexity_is_rejected_before_mediapipe_is_imported(monkeypatch, value):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # not installed: the option check must come first
+    with pytest.raises(ValueError, match=r"model_complexity must be 0, 1 or 2"):
+        get_backend("mediapipe", model_complexity=value)

@@ -22,13 +22,25 @@ def extract_cmd(
     workers: int = typer.Option(1, "--workers", "-j", help="Videos extracted in parallel (processes)."),
     shard: str = typer.Option(None, "--shard", help="Extract only shard i of n (1-based, e.g. 2/4); then run once without --shard to merge."),
     device: str = typer.Option("auto", "--device", help="Where crops are computed: auto, cpu or cuda."),
+    background: float = typer.Option(None, "--background", metavar="RATIO",
+                                     help="Also cut about RATIO background ('no gesture') windows per annotated segment "
+                                          "from the unannotated spans of labelled videos (deterministic per video)."),
+    background_gap: int = typer.Option(None, "--background-gap", metavar="FRAMES",
+                                       help="Least distance of a background window from any annotated segment "
+                                            "(default 8)."),
+    background_length: int = typer.Option(None, "--background-length", metavar="FRAMES",
+                                          help="Length of every background window (default: the length of one of "
+                                               "the video's segments, drawn at random)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo every clip, also to change the parameters of an existing dataset (not on the run that merges shards)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Extract keypoints (mg68), saliency boxes and RGB crops for every annotated segment of every video.
 
     Writes OUT/meta.json, OUT/manifest.csv, OUT/keypoints/<clip>.npy and OUT/crops/<clip>.mp4. Labelled
-    segments become train clips, unlabelled ones (test label files) test clips. A rerun skips finished clips;
+    segments become train clips, unlabelled ones (test label files) test clips. With --background, labelled
+    videos also get background clips (manifest kind 'background', ids <video>_bg<k>) that `mgfast train
+    --background-class` learns as a "no gesture" class; give every shard and the merge the same --background
+    options. A rerun skips finished clips;
     a video that cannot be read is reported and skipped, and the command then exits with status 1.
 
     Sharding: run `--shard 1/4` ... `--shard 4/4` (at once, on one machine or several sharing OUT), each
@@ -36,16 +48,20 @@ def extract_cmd(
     video and writes OUT/manifest.csv for the whole source.
     """
     from mgfast.extract import extract
-    from mgfast.extract.options import parse_shard
+    from mgfast.extract.options import BackgroundOptions, parse_shard
 
     if out is None:
         out = DATASET
         announce(src, out)
     with exit_on(ValueError, OSError):  # bad source, options or output directory
+        if background is None and (background_gap is not None or background_length is not None):
+            raise ValueError("--background-gap and --background-length shape background windows: add --background RATIO")
+        gap = {} if background_gap is None else {"gap": background_gap}
+        windows = None if background is None else BackgroundOptions(background, length=background_length, **gap)
         summary = extract(
             src, out, crop_size=crop_size, crops=not no_crops, crop_format=crop_format, pose=pose, pose_model=pose_model,
             device=device, workers=workers, shard=parse_shard(shard) if shard is not None else None, overwrite=overwrite,
-            progress=progress,
+            progress=progress, background=windows,
         )
     typer.echo(str(summary))
     if not summary.ok:

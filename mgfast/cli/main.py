@@ -7,8 +7,10 @@ import typer
 import mgfast
 from mgfast.cli.adapt import adapt_cmd
 from mgfast.cli.demo import demo_cmd
+from mgfast.cli.export_model import export_model_cmd
 from mgfast.cli.extract import export_cmd, extract_cmd
 from mgfast.cli.fuse import fuse_cmd
+from mgfast.cli.show import show_cmd
 from mgfast.cli.synth import synth_cmd
 from mgfast.cli.train import predict_cmd, train_cmd
 
@@ -47,7 +49,7 @@ def info() -> None:
     if _C.cuda_compiled:
         typer.echo(f"CUDA kernels   compiled (runtime {_C.cuda_runtime_version})")
     else:
-        typer.echo("CUDA kernels   not compiled (CPU kernels only)")
+        typer.echo("CUDA kernels   not compiled (CPU kernels; a GPU runs the ops in pure PyTorch, slower)")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     typer.echo(f"CUDA devices   {count}")
     for index in range(count):
@@ -61,7 +63,10 @@ def info() -> None:
 # In pipeline order, as `mgfast --help` lists them.
 for name, command in (
     ("demo", demo_cmd), ("synth", synth_cmd), ("extract", extract_cmd), ("export", export_cmd),
-    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd), ("info", info),
+    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd),
+    ("export-model", export_model_cmd),
+    ("show", show_cmd),
+    ("info", info),
 ):
     app.command(name)(command)
 

@@ -39,6 +39,10 @@ def train_cmd(
                                                     "temperatures on (default 0.15; 0: none)."),
     split_by: str = typer.Option(None, help="Carve validation by 'subject' or 'video'."),
     split_seed: int = typer.Option(None, help="Seed of the validation carving (keep it equal across modalities)."),
+    background_class: bool = typer.Option(None, "--background-class/--no-background-class",
+                                          help="Learn a 'no gesture' class (the last one, code 0) from the dataset's "
+                                               "background clips (`mgfast extract --background`); off by default, "
+                                               "when background clips are ignored."),
     seed: int = typer.Option(None, help="Seed of initialisation, data order and augmentation."),
     workers: int = typer.Option(None, help="Data-loader worker processes per training process."),
     amp: bool = typer.Option(None, "--amp/--no-amp", help="Mixed precision on CUDA."),
@@ -67,7 +71,8 @@ def train_cmd(
     overrides = dict(
         epochs=epochs, batch_size=batch_size, lr=lr, lr_batch=lr_batch, clip_len=clip_len, heatmap_mode=heatmap_mode,
         class_weights=class_weights, ose_weight=ose_weight, label_smoothing=label_smoothing, val_fraction=val_fraction,
-        calib_fraction=calib_fraction, split_by=split_by, split_seed=split_seed, seed=seed, workers=workers, amp=amp,
+        calib_fraction=calib_fraction, split_by=split_by, split_seed=split_seed, background_class=background_class,
+        seed=seed, workers=workers, amp=amp,
         device=device, resume=resume or None, init_from=None if init_from is None else str(init_from.resolve()),
         pseudo_labels=None if pseudo_labels is None else str(pseudo_labels.resolve()), pseudo_weight=pseudo_weight,
         progress=progress, model=None if pretrained is None else {"weights": str(pretrained.resolve())},

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from mgfast.io.csvfile import csv_rows, header_key, is_number, parse_int
-from mgfast.io.dataset import MANIFEST_FILE, Clip, Dataset
+from mgfast.io.dataset import BACKGROUND, MANIFEST_FILE, Clip, Dataset
 
 SplitBy = Literal["subject", "video"]
 SPLIT_BY: tuple[str, ...] = get_args(SplitBy)
@@ -100,10 +100,14 @@ def resolve_splits(dataset: Dataset, *, val_fraction: float = 0.2, calib_fractio
     """The dataset's splits: validation carved from train when the manifest has none, then the calibration
     split carved from the training clips left (``calib_fraction`` of the labelled training clips; 0: none).
 
+    Background clips (in :meth:`Dataset.with_background_class`'s view) join the split of their video's segments.
+
     Raises ValueError (naming the manifest) when a train or val clip has no label.
     """
     manifest = dataset.root / MANIFEST_FILE
     train, val, test = (dataset.split(name) for name in ("train", "val", "test"))
+    background = [c for c in train + val if c.kind == BACKGROUND]
+    train, val = ([c for c in clips if c.kind != BACKGROUND] for clips in (train, val))
     for name, clips in (("train", train), ("val", val)):
         unlabelled = [c.clip_id for c in clips if c.label is None]
         if unlabelled:
@@ -119,7 +123,21 @@ def resolve_splits(dataset: Dataset, *, val_fraction: float = 0.2, calib_fractio
         share = min(calib_fraction * labelled / len(train), 0.99)
         train, calib = carve_validation(train, val_fraction=share, split_by=split_by, split_seed=split_seed,
                                         split="calib")
+    if background:
+        train, val, calib = _with_background(background, train, val, calib)
     return Splits(train, val, test, carved, calib)
+
+
+def _with_background(background: list[Clip], *splits: list[Clip]) -> list[list[Clip]]:
+    """``splits`` with each background clip added to the one holding its video's segments. The splits are
+    carved from the segments alone, so a run with a background class validates and calibrates on the same
+    videos as one without; a video with no labelled segment left has its background clips dropped."""
+    home = {c.video: i for i, clips in enumerate(splits) for c in clips}
+    out = [list(clips) for clips in splits]
+    for clip in background:
+        if clip.video in home:
+            out[home[clip.video]].append(clip)
+    return out
 
 
 def read_pseudo_labels(path: str | Path, dataset: Dataset, splits: Splits, *, weight_scale: float = 1.0) -> list[Sample]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,32 @@ CROP_DTYPE_NOTE = (
 )
 
 
+BACKGROUND_GAP = 8
+"""Default distance, in frames, between a background window and any annotated segment: annotators mark a
+gesture's onset and end by eye, and a window touching a segment would hold the gesture's first or last frames."""
+
+
+@dataclass(frozen=True)
+class BackgroundOptions:
+    """Background ("no gesture") windows cut from the unannotated spans of labelled videos
+    (:func:`mgfast.extract.plan.background_windows`): about ``ratio`` per annotated segment, at least ``gap``
+    frames from every segment, ``length`` frames long or, when None, as long as the video's segments."""
+
+    ratio: float
+    gap: int = BACKGROUND_GAP
+    length: int | None = None
+
+    def __post_init__(self) -> None:
+        ratio = self.ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0:
+            raise ValueError(f"--background must be a positive number of windows per segment (e.g. 1), got {ratio!r}")
+        if isinstance(self.gap, bool) or not isinstance(self.gap, int) or self.gap < 0:
+            raise ValueError(f"--background-gap must be a whole number of frames >= 0, got {self.gap!r}")
+        length = self.length
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+            raise ValueError(f"--background-length must be a whole number of frames >= 1, got {self.length!r}")
+
+
 @dataclass(frozen=True)
 class ExtractOptions:
     """Options of :func:`mgfast.extract.extract` (see there)."""
@@ -38,6 +65,7 @@ class ExtractOptions:
     shard: tuple[int, int] | None = None
     chunk_frames: int = 128
     overwrite: bool = False
+    background: BackgroundOptions | None = None  # not in params(): it adds clips, it does not change any clip's files
 
     def __post_init__(self) -> None:
         if isinstance(self.crop_size, bool) or not isinstance(self.crop_size, int) or self.crop_size < 2:

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from mgfast.device import resolve_device
-from mgfast.extract.options import ExtractOptions
+from mgfast.extract.options import BackgroundOptions, ExtractOptions
 from mgfast.extract.plan import class_index_by_code, load_classes, plan_video, select_shard
 from mgfast.extract.worker import STAGES, VideoJob, VideoResult, process_video
 from mgfast.io.dataset import FORMAT, MANIFEST_COLUMNS, MANIFEST_FILE, META_FILE, ClassInfo, Clip, layout_to_dict, write_manifest, write_meta
@@ -79,6 +79,7 @@ def extract(
     overwrite: bool = False,
     chunk_frames: int = 128,
     progress: bool = True,
+    background: BackgroundOptions | None = None,
 ) -> ExtractSummary:
     """Turns the annotated segments of a video source into an mgfast dataset directory.
 
@@ -110,6 +111,9 @@ def extract(
             existing dataset).
         chunk_frames: frames decoded at a time (bounds memory for long segments).
         progress: show progress bars.
+        background: also cut background windows from the unannotated spans of labelled videos (manifest
+            ``kind`` ``background``; see :class:`mgfast.extract.options.BackgroundOptions`). Give the same
+            value to every shard and to the merge.
 
     Raises:
         FileNotFoundError, NotADirectoryError, ValueError: bad source or options, ``out`` not empty and not a
@@ -120,7 +124,7 @@ def extract(
     options = ExtractOptions(
         crop_size=crop_size, crops=crops, crop_format=crop_format, pose=pose,
         pose_model=Path(pose_model) if pose_model is not None else None, device=device, workers=workers,
-        shard=shard, chunk_frames=chunk_frames, overwrite=overwrite,
+        shard=shard, chunk_frames=chunk_frames, overwrite=overwrite, background=background,
     )
     device_name = resolve_device(options.device).type if options.crops else "cpu"
     src, root = Path(src).resolve(), Path(out).resolve()
@@ -136,7 +140,7 @@ def extract(
             summary.failures[source.video_id] = source.problem
             continue
         try:
-            clips = plan_video(source, index_of_code, hidden)
+            clips = plan_video(source, index_of_code, hidden, options.background)
         except ValueError as error:
             summary.failures[source.video_id] = f"{type(error).__name__}: {error}"
             continue

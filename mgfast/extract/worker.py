@@ -189,8 +189,9 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
 
 
 def _with_plan(clip: Clip, planned: PlannedClip) -> Clip:
-    """A recorded clip with the labels, split and subject that the source says now."""
-    return replace(clip, subject=planned.subject, label=planned.label, split=planned.split, hidden_label=planned.hidden_label)
+    """A recorded clip with the labels, split, subject and kind that the source says now."""
+    return replace(clip, subject=planned.subject, label=planned.label, split=planned.split,
+                   hidden_label=planned.hidden_label, kind=planned.kind)
 
 
 def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> VideoResult:

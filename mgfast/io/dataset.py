@@ -11,15 +11,22 @@ A dataset directory is meant to be read with numpy and a text editor::
 Splits are ``train``, ``val`` and ``test``. A clip's ``label`` is a class index in ``[0, num_classes)`` or
 absent (unlabelled, e.g. the challenge's test split). ``hidden_label`` is a label known to the corpus but
 never used for training (the synthetic corpus's test split): only evaluation reads it.
+
+A clip's ``kind`` is ``segment`` (an annotated segment) or ``background`` (a window of a labelled video away
+from every segment: ``mgfast extract --background``; unlabelled, split ``train``). Manifests written before
+the column existed hold segments only. :class:`Dataset` keeps background clips apart
+(:attr:`Dataset.background_clips`), so a stage that does not ask for them sees the dataset as without them;
+:meth:`Dataset.with_background_class` is the view with a "no gesture" class.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +40,10 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 META_FILE = "meta.json"
 MANIFEST_FILE = "manifest.csv"
+SEGMENT, BACKGROUND = "segment", "background"
+KINDS = (SEGMENT, BACKGROUND)
+BACKGROUND_NAME = "background"
+"""The name of the "no gesture" class that :meth:`Dataset.with_background_class` appends."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class Clip:
     keypoints: str
     crop: str | None
     hidden_label: int | None = None
+    kind: str = SEGMENT
 
     @property
     def labelled(self) -> bool:
@@ -84,7 +96,7 @@ class Clip:
                 box=tuple(float(row[f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")),
                 keypoints=check_relative_path(row["keypoints"], "keypoints", where),
                 crop=check_relative_path(row["crop"], "crop", where) if row["crop"] else None,
-                hidden_label=optional_int("hidden_label"),
+                hidden_label=optional_int("hidden_label"), kind=_kind(row.get("kind") or SEGMENT),
             )
         except (KeyError, ValueError) as error:
             raise ValueError(f"{where}: bad manifest row ({error}); rerun `mgfast extract` to rewrite it") from None
@@ -92,8 +104,21 @@ class Clip:
 
 MANIFEST_COLUMNS = [
     "clip_id", "video", "subject", "start", "end", "label", "split", "frames", "fps", "width", "height",
-    "box_x0", "box_y0", "box_x1", "box_y1", "keypoints", "crop", "hidden_label",
+    "box_x0", "box_y0", "box_x1", "box_y1", "keypoints", "crop", "hidden_label", "kind",
 ]
+
+
+def _kind(value: str) -> str:
+    if value not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {value!r}")
+    return value
+
+
+def background_code(classes: list[ClassInfo]) -> int:
+    """The code of the "no gesture" class: 0 (outside the challenge's 1-31 and 99), or below every code in
+    use when a class list already has 0."""
+    codes = {c.code for c in classes}
+    return 0 if 0 not in codes else min(codes) - 1
 
 
 def layout_to_dict(layout: Layout) -> dict:
@@ -119,7 +144,25 @@ class Dataset:
             raise ValueError(f"{meta_path}: not an mgfast dataset (format {self.meta.get('format')!r})")
         self.layout = layout_from_dict(self.meta["layout"])
         self.classes = [ClassInfo(**c) for c in self.meta["classes"]]
-        self.clips = read_manifest(self.root / MANIFEST_FILE)
+        clips = read_manifest(self.root / MANIFEST_FILE)
+        self.clips = [c for c in clips if c.kind != BACKGROUND]
+        self.background_clips = [c for c in clips if c.kind == BACKGROUND]
+        self.background_class: int | None = None  # index of the "no gesture" class in this view, if any
+
+    def with_background_class(self) -> Dataset:
+        """This dataset with one more class, :data:`BACKGROUND_NAME` (last, code :func:`background_code`), and
+        its background clips among ``clips``, labelled with it. ValueError when it has no background clips."""
+        if self.background_class is not None:
+            return self
+        if not self.background_clips:
+            raise ValueError(f"{self.root / MANIFEST_FILE} has no background clips; extract them with "
+                             "`mgfast extract SRC --out DATASET --background 1`, or train without --background-class")
+        view = copy.copy(self)
+        index = len(self.classes)
+        view.classes = [*self.classes, ClassInfo(index=index, code=background_code(self.classes), name=BACKGROUND_NAME)]
+        view.clips = [*self.clips, *(replace(c, label=index) for c in self.background_clips)]
+        view.background_class = index
+        return view
 
     @property
     def num_classes(self) -> int:

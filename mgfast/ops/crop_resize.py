@@ -2,7 +2,7 @@
 
 The kernels are csrc/cpu/crop_resize.cpp and csrc/cuda/crop_resize.cu, with the shared math and the
 parameter struct in csrc/include/mgfast/crop_resize.h; csrc/bindings/crop_resize.cpp binds the struct,
-which :func:`_kernel` fills.
+which :func:`_kernel` fills. On a device without a kernel in this build, ``_fallback_crop_resize`` crops.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import torch
 from mgfast._native import _C
 from mgfast.ops import _checks as check
 from mgfast.ops import _library
-from mgfast.ops._device import launch_target
+from mgfast.ops import _fallback_crop_resize as fallback
+from mgfast.ops._device import launch_target, runs_native
 
 MIN_STD = 1e-6
 MAX_BOX_SCALE = 16
@@ -50,6 +51,9 @@ def _kernel(
     shape = _shape(n, out_h, out_w, clip_layout)
     with check.memory_errors("crop_resize", shape, dtype):
         out = frames.new_empty(shape, dtype=dtype)
+    if not runs_native(frames):
+        with check.memory_errors("crop_resize", shape, dtype):
+            return fallback.crop_resize(frames, boxes, out_h, out_w, mean, _reciprocals(std), out, clip_layout)
     p = _C.CropResizeParams()
     p.frames, p.boxes, p.out = frames.data_ptr(), boxes.data_ptr(), out.data_ptr()
     p.box_stride = 4 if boxes.shape[0] == n and n != 1 else 0  # one box per frame, or one for all

@@ -2,7 +2,7 @@
 
 The kernels are csrc/cpu/heatmap.cpp and csrc/cuda/heatmap.cu, with the shared math and the parameter
 struct in csrc/include/mgfast/heatmap.h; csrc/bindings/heatmap.cpp binds the struct, which
-:func:`_kernel` fills.
+:func:`_kernel` fills. On a device without a kernel in this build, ``_fallback_heatmap`` draws the volume.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from mgfast._native import _C
 from mgfast.layout import Layout, limb_flip_index, resolve_layout
 from mgfast.ops import _checks as check
 from mgfast.ops import _library
-from mgfast.ops._device import launch_target
+from mgfast.ops import _fallback_heatmap as fallback
+from mgfast.ops._device import launch_target, runs_native
 
 
 def _shape(keypoints: torch.Tensor, height: int, width: int, limbs: list[int], flip_perm: list[int]) -> tuple:
@@ -45,6 +46,9 @@ def _kernel(
     channels = out.shape[1]
     if flip_perm and len(flip_perm) != channels:
         raise ValueError("flip_perm must have one entry per channel")
+    if not runs_native(keypoints):
+        with check.memory_errors("render_heatmaps", shape, dtype):
+            return fallback.render_heatmaps(keypoints, scores, height, width, sigma, eps, scaling, limbs, flip_perm, out)
     p = _C.HeatmapParams()
     p.keypoints, p.scores, p.out = keypoints.data_ptr(), 0 if scores is None else scores.data_ptr(), out.data_ptr()
     p.N, p.M, p.T, p.V, _ = keypoints.shape

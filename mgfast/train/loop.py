@@ -36,7 +36,7 @@ from mgfast.train import checkpoint as ckpt
 from mgfast.train import distributed
 from mgfast.train.curves import plot_curves
 from mgfast.train.batchnorm import recompute_batchnorm_statistics
-from mgfast.train.config import TrainConfig, config_splits
+from mgfast.train.config import TrainConfig, config_splits, open_dataset
 from mgfast.train.engine import (Objective, OutOfMemory, amp_enabled, autocast, build_network, inference_loader,
                                     infer, input_dtype, make_input, oom_message)
 from mgfast.train.optim import build_optimizer, build_scheduler, scaled_lr
@@ -102,7 +102,7 @@ def train(config: TrainConfig) -> Path:
 
 
 def _train(config: TrainConfig, context: distributed.Context) -> Path:
-    dataset = Dataset(config.dataset)
+    dataset = open_dataset(config)
     splits = config_splits(dataset, config)
     check_splits(dataset, splits)
     samples = training_samples(config, dataset, splits)

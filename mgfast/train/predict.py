@@ -19,7 +19,7 @@ from mgfast.io.dataset import Clip, Dataset
 from mgfast.runs import RUN_FILE, checkpoint_path, logits_path, read_run, write_logits
 from mgfast.train import checkpoint as ckpt
 from mgfast.train import distributed
-from mgfast.train.config import TrainConfig, config_splits
+from mgfast.train.config import TrainConfig, config_splits, open_dataset
 from mgfast.train.engine import (OutOfMemory, amp_enabled, build_network, inference_loader, infer, make_input,
                                     oom_message)
 
@@ -54,7 +54,7 @@ def predict(run_dir: str | Path, split: str = "test", checkpoint: str = "best", 
     run = read_run(run_dir)
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(run.config, str(run_dir / RUN_FILE))
-    data = Dataset(dataset if dataset is not None else run.dataset)
+    data = open_dataset(config, dataset if dataset is not None else run.dataset)
     splits = config_splits(data, config)
     clips = splits.get(split)
     if not clips:

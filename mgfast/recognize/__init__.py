@@ -1,0 +1,1 @@
+"""`mgfast recognize`: micro-gesture segments (start, end, class) in untrimmed videos."""
