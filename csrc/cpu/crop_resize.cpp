@@ -1,9 +1,9 @@
 // CPU crop-resize, separable: per box, one tap table per axis (each output pixel's run of input pixels and
-// their weights, from the shared math in mgfast/crop_resize.h); then per output row a vertical pass, which
-// blends the row's run of input rows over the box's columns into one float row (contiguous bytes in,
-// contiguous floats out: it vectorises), and a horizontal pass, which blends that row's runs into the
-// output pixels, all three channels in one 4-float vector per tap. The vertical pass comes first because
-// it runs over contiguous memory and leaves out_h rows, not the box's height, for the horizontal pass.
+// their weights, from the shared math in mgfast/crop_resize.h). Per band of output rows, a horizontal pass
+// resamples each input row the band reads to the output width (all three channels in one 4-float vector
+// per tap), then a vertical pass blends those rows into each output row (contiguous floats: it vectorises)
+// and stores it normalised. The order and the sums are those of the CUDA kernel and of the pure-PyTorch
+// fallback (x first, taps in order, no fused multiply-add), so they agree to float32 rounding.
 //
 // Work items are (frame, band of output rows), spread over OpenMP threads. Every buffer is allocated
 // before the parallel region (an exception inside one cannot be caught and aborts the process), so a
@@ -54,20 +54,22 @@ TapTable build_table(const RoiAxis& a, int out_begin, int out_end, int capacity,
     return TapTable{taps, first, weights};
 }
 
-// Buffers of one thread, sized for the longest run any box needs.
+// Buffers of one thread, sized for the longest run and the most input rows per band any box needs.
 struct Workspace {
-    int capacity_x, capacity_y;
+    int capacity_x, capacity_y, capacity_rows;
     std::vector<int> first_x, first_y;
     std::vector<float> weights_x, weights_y;
-    std::vector<float> row;     // the vertical pass's output: the box's columns, interleaved RGB, + 1 pad
-    std::vector<float> pixels;  // the horizontal pass's output: out_w pixels as RGB + 1 pad
+    std::vector<float> row;        // one input row's box columns as float, interleaved RGB, + 1 pad
+    std::vector<float> resampled;  // the band's input rows after the horizontal pass: out_w x (RGB + 1)
+    std::vector<float> pixels;     // one output row after the vertical pass, as `resampled`
     int64_t x_box = -1;         // the box whose x table is in first_x / weights_x
     TapTable x;
 
-    Workspace(const CropResizeParams& p, int taps_x, int taps_y)
-        : capacity_x(taps_x), capacity_y(taps_y), first_x(p.out_w), first_y(kBandRows),
+    Workspace(const CropResizeParams& p, int taps_x, int taps_y, int rows)
+        : capacity_x(taps_x), capacity_y(taps_y), capacity_rows(rows), first_x(p.out_w), first_y(kBandRows),
           weights_x(static_cast<size_t>(p.out_w) * taps_x), weights_y(static_cast<size_t>(kBandRows) * taps_y),
-          row(static_cast<size_t>(p.W) * 3 + 4, 0.0f), pixels(static_cast<size_t>(p.out_w) * 4) {}
+          row(static_cast<size_t>(p.W) * 3 + 4, 0.0f), resampled(static_cast<size_t>(rows) * p.out_w * 4),
+          pixels(static_cast<size_t>(p.out_w) * 4) {}
 };
 
 // Normalises channel c of the row's pixels and stores it as output row (n, c, y).
@@ -101,7 +103,7 @@ __attribute__((always_inline)) inline void store_pixels(const CropResizeParams& 
     }
 }
 
-// Blends the vertical pass's row (interleaved RGB from column x_lo) into out_w pixels (RGB + 1 unused lane).
+// Blends one input row (float, interleaved RGB from column x_lo) into out_w pixels (RGB + 1 unused lane).
 // Taps is the table's run length, or 0 for any length. Always inlined, as store_pixels.
 template <int Taps>
 __attribute__((always_inline)) inline void horizontal_pass(const TapTable& tx, const float* row, int x_lo, int out_w, float* pixels) {
@@ -125,32 +127,48 @@ MG_VECTOR_CLONES void crop_resize_band(const CropResizeParams& p, int n, int y_b
         ws.x_box = box;
     }
     const TapTable ty = build_table(ay, y_begin, y_end, ws.capacity_y, ws.first_y.data(), ws.weights_y.data());
+    const int r0 = ty.first[0];  // runs start in order: the band reads input rows [r0, r0 + rows)
+    const int rows = ty.first[y_end - 1 - y_begin] + ty.taps - r0;
+    if (rows > ws.capacity_rows) {  // beyond the bound crop_resize_cpu sized for; never expected
+        const int mid = y_begin + (y_end - y_begin) / 2;  // a single row reads ty.taps <= capacity rows
+        crop_resize_band(p, n, y_begin, mid, ws);
+        crop_resize_band(p, n, mid, y_end, ws);
+        return;
+    }
 
     const TapTable& tx = ws.x;
     const int x_lo = tx.first[0];
     const int span = (tx.first[p.out_w - 1] + tx.taps - x_lo) * 3;  // floats in a row: the box's columns
     const uint8_t* frame = p.frames + static_cast<int64_t>(n) * p.H * p.W * 3 + static_cast<int64_t>(x_lo) * 3;
+    const int floats = p.out_w * 4;
     float* row = ws.row.data();
+    float* resampled = ws.resampled.data();
+    for (int r = 0; r < rows; ++r) {
+        const uint8_t* src = frame + static_cast<int64_t>(r0 + r) * p.W * 3;
+        for (int i = 0; i < span; ++i) row[i] = static_cast<float>(src[i]);
+        float* into = resampled + static_cast<int64_t>(r) * floats;
+        switch (tx.taps) {  // short runs (upscales, mild downscales) unrolled: the loop overhead dominated
+            case 1: horizontal_pass<1>(tx, row, x_lo, p.out_w, into); break;
+            case 2: horizontal_pass<2>(tx, row, x_lo, p.out_w, into); break;
+            case 3: horizontal_pass<3>(tx, row, x_lo, p.out_w, into); break;
+            case 4: horizontal_pass<4>(tx, row, x_lo, p.out_w, into); break;
+            case 5: horizontal_pass<5>(tx, row, x_lo, p.out_w, into); break;
+            case 6: horizontal_pass<6>(tx, row, x_lo, p.out_w, into); break;
+            default: horizontal_pass<0>(tx, row, x_lo, p.out_w, into); break;
+        }
+    }
+    float* pixels = ws.pixels.data();
     for (int y = y_begin; y < y_end; ++y) {
         const int k = y - y_begin;
         const float* wy = ty.weights + static_cast<int64_t>(k) * ty.taps;
-        const uint8_t* src = frame + static_cast<int64_t>(ty.first[k]) * p.W * 3;
-        for (int i = 0; i < span; ++i) row[i] = wy[0] * static_cast<float>(src[i]);
+        const float* src = resampled + static_cast<int64_t>(ty.first[k] - r0) * floats;
+        for (int i = 0; i < floats; ++i) pixels[i] = wy[0] * src[i];
         for (int j = 1; j < ty.taps; ++j) {
-            const uint8_t* next = src + static_cast<int64_t>(j) * p.W * 3;
+            const float* next = src + static_cast<int64_t>(j) * floats;
             const float w = wy[j];
-            for (int i = 0; i < span; ++i) row[i] += w * static_cast<float>(next[i]);
+            for (int i = 0; i < floats; ++i) pixels[i] += w * next[i];
         }
-        switch (tx.taps) {  // short runs (upscales, mild downscales) unrolled: the loop overhead dominated
-            case 1: horizontal_pass<1>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-            case 2: horizontal_pass<2>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-            case 3: horizontal_pass<3>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-            case 4: horizontal_pass<4>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-            case 5: horizontal_pass<5>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-            case 6: horizontal_pass<6>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-            default: horizontal_pass<0>(tx, row, x_lo, p.out_w, ws.pixels.data()); break;
-        }
-        store_pixels(p, n, y, ws.pixels.data());
+        store_pixels(p, n, y, pixels);
     }
 }
 
@@ -158,17 +176,20 @@ MG_VECTOR_CLONES void crop_resize_band(const CropResizeParams& p, int n, int y_b
 
 void crop_resize_cpu(const CropResizeParams& p) {
     if (p.N == 0) return;
-    int taps_x = 1, taps_y = 1;
+    int taps_x = 1, taps_y = 1, rows = 1;
     for (int n = 0; n < (p.box_stride ? p.N : 1); ++n) {
         RoiAxis ax, ay;
         box_axes(p, n, &ax, &ay);
         taps_x = imax(taps_x, axis_run_bound(ax));
         taps_y = imax(taps_y, axis_run_bound(ay));
+        // A band's runs start at most ceil(bin) + 1 rows apart from one output row to the next.
+        const int64_t band_rows = static_cast<int64_t>(kBandRows - 1) * (static_cast<int64_t>(ceilf(ay.bin)) + 1) + axis_run_bound(ay);
+        rows = imax(rows, static_cast<int>(band_rows < p.H ? band_rows : p.H));
     }
     const int threads = imax(p.num_threads, 1);
     std::vector<Workspace> workspaces;
     workspaces.reserve(threads);
-    for (int t = 0; t < threads; ++t) workspaces.emplace_back(p, taps_x, taps_y);
+    for (int t = 0; t < threads; ++t) workspaces.emplace_back(p, taps_x, taps_y, rows);
     const int bands = (p.out_h + kBandRows - 1) / kBandRows;
     const int64_t items = static_cast<int64_t>(p.N) * bands;
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
