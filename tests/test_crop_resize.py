@@ -123,3 +123,79 @@ def test_hd_frame_to_224_matches_roi_align():
 
 def test_empty_batch():
     assert ops.crop_resize(torch.zeros(0, 8, 8, 3, dtype=torch.uint8), torch.zeros(0, 4), 4).shape == (0, 3, 4, 4)
+
+
+# Edge paths of the separable kernel: its per-axis tap tables, their padding at the frame's edges, and work
+# split into bands of output rows.
+EDGE_BOXES = {
+    "entirely outside, every side": [[-40.0, 5.0, -2.5, 20.0], [70.0, 3.0, 90.0, 30.0], [4.0, -30.0, 30.0, -1.5], [5.0, 41.5, 40.0, 70.0]],
+    "partly outside, every side": [[-15.5, 2.0, 20.0, 30.0], [40.0, 4.0, 80.0, 33.0], [3.0, -20.0, 30.0, 25.0], [6.0, 20.0, 50.0, 66.0]],
+    "upsampling, grid 1": [[10.0, 12.0, 13.0, 15.5], [0.0, 0.0, 1.0, 1.0], [62.5, 38.5, 64.0, 40.0], [20.25, 7.75, 30.5, 18.0]],
+    "tall and thin": [[30.0, -3.0, 31.5, 45.0], [0.0, 0.0, 0.7, 40.0], [-2.0, 10.0, 66.0, 11.0], [5.0, 39.0, 60.0, 40.0]],
+    "frame-sized and larger": [[0.0, 0.0, 64.0, 40.0], [-64.0, -40.0, 128.0, 80.0], [0.5, 0.5, 63.5, 39.5], [-1.0, -1.0, 65.0, 41.0]],
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_BOXES))
+@pytest.mark.parametrize("size", [(9, 13), (37, 21), (1, 1)])
+def test_edge_boxes_match_roi_align(case, size):
+    rng = np.random.default_rng(len(case) * 31 + size[0])
+    frames, boxes = random_frames(rng, 4, 40, 64), torch.tensor(EDGE_BOXES[case])
+    out = ops.crop_resize(frames, boxes, size)
+    torch.testing.assert_close(out, roi_align_reference(frames, boxes, size), atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (1, 37), (29, 1), (3, 2)])
+def test_one_pixel_wide_or_tall_frames_match_roi_align(h, w):
+    rng = np.random.default_rng(h * 100 + w)
+    frames, boxes = random_frames(rng, 5, h, w), random_boxes(rng, 5, h, w)
+    out = ops.crop_resize(frames, boxes, (6, 5))
+    torch.testing.assert_close(out, roi_align_reference(frames, boxes, (6, 5)), atol=TOL, rtol=0)
+
+
+def test_large_downscale_of_hd_frames_matches_reference():
+    # Bins of 100+ pixels per axis: long tap runs (and on CUDA the direct fallback beyond its tables).
+    # Against the float64 reference: roi_align's own float32 sum over 26,000 samples a bin is off by ~1e-3.
+    rng = np.random.default_rng(8)
+    frames = random_frames(rng, 2, 720, 1280)
+    boxes = torch.tensor([[0.0, 0.0, 1280.0, 720.0], [-300.0, 100.5, 1100.0, 700.0]])
+    out = ops.crop_resize(frames, boxes, (5, 7))
+    np.testing.assert_allclose(out.numpy(), reference.crop_resize(frames.numpy(), boxes.numpy(), (5, 7)), atol=TOL, rtol=0)
+
+
+def test_channels_stay_apart():
+    # Each channel constant with its own value: any mixing of interleaved RGB shows as a wrong value.
+    frames = torch.empty(3, 31, 47, 3, dtype=torch.uint8)
+    frames[..., 0], frames[..., 1], frames[..., 2] = 10, 200, 77
+    boxes = torch.tensor([[3.0, 2.0, 40.0, 30.0], [10.5, 4.5, 13.0, 9.0], [0.0, 0.0, 47.0, 31.0]])
+    out = ops.crop_resize(frames, boxes, (11, 17))
+    for c, value in enumerate((10.0, 200.0, 77.0)):
+        np.testing.assert_allclose(out[:, c].numpy(), value, atol=TOL)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_every_dtype_with_fused_normalisation_matches_roi_align(dtype):
+    rng = np.random.default_rng(9)
+    frames, boxes = random_frames(rng, 6, 50, 70), random_boxes(rng, 6, 50, 70)
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    out = ops.crop_resize(frames, boxes, (23, 19), mean=mean, std=std, dtype=dtype)
+    expected = (roi_align_reference(frames, boxes, (23, 19)) - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+    assert out.dtype == dtype
+    ulp = {torch.float32: 0.0, torch.float16: 2.0**-10, torch.bfloat16: 2.0**-7}[dtype]
+    torch.testing.assert_close(out.float(), expected, atol=TOL, rtol=ulp)
+
+
+def test_rows_split_into_bands_do_not_change_the_result():
+    # Tall outputs are split into bands of rows across threads; the result must not depend on the split.
+    rng = np.random.default_rng(10)
+    frames, boxes = random_frames(rng, 3, 90, 60), random_boxes(rng, 3, 90, 60, outside=False)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ops.crop_resize(frames, boxes, (70, 33))
+        torch.set_num_threads(max(2, previous))
+        many = ops.crop_resize(frames, boxes, (70, 33))
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.equal(one, many)
+    torch.testing.assert_close(one, roi_align_reference(frames, boxes, (70, 33)), atol=TOL, rtol=0)

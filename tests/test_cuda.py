@@ -140,3 +140,35 @@ def test_crop_resize_pure_pytorch_on_gpu_equals_the_cuda_kernel(dtype, seed):
             fallback_clip = ops.crop_resize_clip(frames, boxes[0], size, **kwargs)
         torch.testing.assert_close(fallback.float(), native.float(), atol=1e-5, rtol=rtol)
         torch.testing.assert_close(fallback_clip.float(), native_clip.float(), atol=1e-5, rtol=rtol)
+
+
+# The separable CUDA kernel's paths: tiles cut by the output's edges, boxes outside the frame, upsampling
+# (runs of 1-2 pixels), long runs over several column chunks, and the direct fallback beyond its tap tables.
+CROP_CASES = {
+    "hd to 224": ((2, 720, 1280), [[400.0, 120.0, 880.0, 600.0], [-50.0, -20.0, 1330.0, 700.0]], (224, 224)),
+    "outside and partly outside": ((4, 40, 64), [[-40.0, 5.0, -2.5, 20.0], [70.0, 3.0, 90.0, 30.0], [-15.5, 2.0, 20.0, 30.0], [6.0, 20.0, 50.0, 66.0]], (33, 45)),
+    "upsampling": ((3, 50, 60), [[10.0, 12.0, 13.0, 15.5], [0.0, 0.0, 1.0, 1.0], [20.25, 7.75, 30.5, 18.0]], (70, 41)),
+    "tall and thin": ((2, 90, 160), [[30.0, -3.0, 31.5, 95.0], [-2.0, 10.0, 166.0, 11.0]], (9, 130)),
+    "runs over several chunks": ((2, 300, 900), [[0.0, 0.0, 900.0, 300.0], [-20.5, 10.0, 850.0, 290.0]], (40, 70)),
+    "direct fallback": ((2, 720, 1280), [[0.0, 0.0, 1280.0, 720.0], [-300.0, 100.5, 1100.0, 700.0]], (5, 7)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CROP_CASES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_crop_resize_edge_paths_gpu_equal_cpu(case, dtype):
+    (n, h, w), boxes, size = CROP_CASES[case]
+    frames, boxes = random_frames(np.random.default_rng(n * h), n, h, w), torch.tensor(boxes)
+    kwargs = dict(mean=[120.0, 115.0, 100.0], std=[58.0, 57.0, 57.0], dtype=dtype)
+    cpu = ops.crop_resize(frames, boxes, size, **kwargs)
+    gpu = ops.crop_resize(frames.cuda(), boxes.cuda(), size, **kwargs)
+    torch.testing.assert_close(gpu.cpu().float(), cpu.float(), atol=TOL[dtype] * 4, rtol=1e-5)
+
+
+def test_crop_resize_many_frames_one_box_gpu_equals_cpu():
+    rng = np.random.default_rng(11)
+    frames = random_frames(rng, 40, 37, 53)
+    box = torch.tensor([2.5, -3.0, 45.0, 30.0])
+    cpu = ops.crop_resize_clip(frames, box, (19, 35))
+    gpu = ops.crop_resize_clip(frames.cuda(), box.cuda(), (19, 35))
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-5)

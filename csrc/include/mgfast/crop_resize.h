@@ -66,6 +66,51 @@ MG_HD AxisTap axis_tap(float v, int size) {
     return AxisTap{lo, hi, 1.0f - l, l};
 }
 
+// The contiguous run of input pixels [first, first + count) that output pixel o reads along one axis: from
+// the first tap of non-zero weight of its samples to the last (sample positions and taps increase with the
+// sample index). count is 0 when every sample lies outside; first is then the image's
+// edge on that side, so first never decreases with o.
+struct AxisRun {
+    int first, count;
+};
+
+MG_HD AxisRun axis_run(const RoiAxis& a, int o) {
+    int first = a.size, last = -1;
+    for (int i = 0; i < a.grid; ++i) {
+        const AxisTap tap = axis_tap(roi_sample(a, o, i), a.size);
+        // A tap of weight 0 (a sample on a pixel centre) reads nothing: leaving it out of the run keeps a
+        // pixel-aligned box at one tap per output pixel instead of two.
+        if (tap.w_lo != 0.0f) first = imin(first, tap.lo), last = imax(last, tap.lo);
+        if (tap.w_hi != 0.0f) first = imin(first, tap.hi), last = imax(last, tap.hi);
+    }
+    if (last < 0) return AxisRun{roi_sample(a, o, 0) < 0.0f ? 0 : a.size - 1, 0};
+    return AxisRun{first, last - first + 1};
+}
+
+// An upper bound on any run's count along an axis, without visiting the samples: a bin's samples span less
+// than one bin, so its taps cover fewer than bin + 3 pixels; no run is longer than the axis.
+MG_HD int axis_run_bound(const RoiAxis& a) {
+    return imax(imin(static_cast<int>(ceilf(a.bin)) + 2, a.size), 1);
+}
+
+// The weight of each input pixel of the run starting at `first` (w[j] for pixel first + j, j < width, zero
+// where no sample reads): the bilinear weights of output pixel o's samples, summed per pixel and divided
+// by the sample count. The run may be placed earlier than axis_run's first, within [first, first + width).
+// The averaged sample along both axes is then sum_j sum_i wy[j] * wx[i] * pixel(y_first + j, x_first + i).
+MG_HD void axis_run_weights(const RoiAxis& a, int o, int first, int width, float* w) {
+    for (int j = 0; j < width; ++j) w[j] = 0.0f;
+    const float inv_grid = 1.0f / static_cast<float>(a.grid);
+    for (int i = 0; i < a.grid; ++i) {
+        const AxisTap tap = axis_tap(roi_sample(a, o, i), a.size);
+        if (!tap.valid()) continue;
+        // The bounds checks never fail for a run from axis_run (or a bound from axis_run_bound); they keep
+        // memory safe whatever the caller passes.
+        const int lo = tap.lo - first, hi = tap.hi - first;
+        if (lo >= 0 && lo < width) w[lo] += tap.w_lo * inv_grid;
+        if (hi >= 0 && hi < width) w[hi] += tap.w_hi * inv_grid;
+    }
+}
+
 MG_HD void box_axes(const CropResizeParams& p, int n, RoiAxis* ax, RoiAxis* ay) {
     const float* box = p.boxes + static_cast<int64_t>(n) * p.box_stride;
     *ax = roi_axis(box[0], box[2], p.out_w, p.W);
