@@ -22,6 +22,8 @@ TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stages", ("mgfast.extract", "mgfast.train", "mgfast.adapt", "mgfast.fuse", "mgfast.report",
                 "mgfast.recognize",
                 "mgfast.recognize.decode", "mgfast.recognize.evaluate", "mgfast.recognize.timeline",
+                "mgfast.recognize.windows", "mgfast.recognize.scoring", "mgfast.recognize.sources",
+                "mgfast.recognize.pipeline", "mgfast.recognize.online", "mgfast.recognize.render",
                 )),
     ("orchestration", ("mgfast.demo",)),
     ("interface", ("mgfast.cli",)),

@@ -9,6 +9,7 @@ from mgfast.cli.adapt import adapt_cmd
 from mgfast.cli.demo import demo_cmd
 from mgfast.cli.extract import export_cmd, extract_cmd
 from mgfast.cli.fuse import fuse_cmd
+from mgfast.cli.recognize import recognize_cmd
 from mgfast.cli.synth import synth_cmd
 from mgfast.cli.train import predict_cmd, train_cmd
 
@@ -61,7 +62,8 @@ def info() -> None:
 # In pipeline order, as `mgfast --help` lists them.
 for name, command in (
     ("demo", demo_cmd), ("synth", synth_cmd), ("extract", extract_cmd), ("export", export_cmd),
-    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd), ("info", info),
+    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd), ("recognize", recognize_cmd),
+    ("info", info),
 ):
     app.command(name)(command)
 
