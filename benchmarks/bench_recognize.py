@@ -3,9 +3,11 @@
     python benchmarks/bench_recognize.py [--frames 1500] [--threads 2] [--device cpu] [--repeats 3]
 
 Synthesises untrimmed videos (320x180, OpenPose tables), extracts their labelled segments (keypoints only),
-trains a joint run with the joint branch's default network (``default`` preset) and a heatmap run with
-its ``tiny`` preset, one epoch each (the weights do not matter for speed), then recognises one video of
-``--frames`` frames with each run alone and with both fused: frames per second of the whole command
+trains one epoch each (the weights do not matter for speed): a joint and a heatmap run with their ``tiny``
+presets, and a joint run with the branch's ``default`` network and clip length scored on one view per
+window (trained with ``num_clips=1``, no test flip: its 10 default views cost about 0.6 s per window on 2
+loaded cores, far from real time). Then it recognises one video of ``--frames`` frames with each run, the
+tiny joint run also with ``--single-view``, and the two tiny runs fused: frames per second of the whole command
 (pose table read, windows, scoring, fusion, decoding, outputs; default window and stride from the training
 segments), the median of ``--repeats`` runs, and its ratio to real time (25 fps). The online mode is timed
 on the same video read as fast as it decodes: the latency of each decision (newest frame read to decision),
@@ -43,19 +45,21 @@ def prepare(work: Path, frames: int, device: str) -> tuple[Path, dict[str, Path]
     summary = extract(videos, data, crops=False, device="cpu", progress=False)
     assert summary.ok, summary
     runs = {}
-    for modality, preset in (("joint", "default"), ("heatmap", "tiny")):
-        config = make_config(data, modality, work / "runs" / modality, preset=preset, epochs=1, workers=0,
-                             progress=False, warmup_epochs=0.0, device=device)
-        runs[modality] = train(config)
+    for name, modality, preset, extra in (("joint", "joint", "tiny", {}), ("heatmap", "heatmap", "tiny", {}),
+                                          ("joint-default", "joint", "default", {"num_clips": 1, "test_flip": False})):
+        config = make_config(data, modality, work / "runs" / name, preset=preset, epochs=1, workers=0,
+                             progress=False, warmup_epochs=0.0, device=device, **extra)
+        runs[name] = train(config)
     return videos / "U0001", runs
 
 
-def offline_fps(video: Path, runs: list[Path], out: Path, frames: int, repeats: int, pose: str, device) -> float:
+def offline_fps(video: Path, runs: list[Path], out: Path, frames: int, repeats: int, pose: str, device,
+                single_view: bool) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        results = recognize(video / f"{video.name}.mp4", runs, out, options=RecognizeOptions(force=True, pose=pose,
-                                                                                            progress=False),
+        options = RecognizeOptions(force=True, pose=pose, progress=False, single_view=single_view)
+        results = recognize(video / f"{video.name}.mp4", runs, out, options=options,
                             device=device, log=print)
         times.append(time.perf_counter() - start)
         assert results[0].error is None, results[0].error
@@ -89,13 +93,17 @@ def main() -> None:
         video, runs = prepare(work, args.frames, args.device)
         recognizer = Recognizer([runs["joint"]])
         print(f"window {recognizer.window} frames, stride {recognizer.stride} (defaults from the training segments)")
-        print(f"| runs | keypoints | frames/s | x real time ({REAL_TIME:g} fps) |\n|---|---|---|---|")
-        rows = {"joint": [runs["joint"]], "heatmap": [runs["heatmap"]], "joint+heatmap": [runs["joint"], runs["heatmap"]]}
-        for name, run_dirs in rows.items():
-            fps = offline_fps(video, run_dirs, work / "out", args.frames, args.repeats, args.pose, device)
+        print(f"| runs | views per window | keypoints | frames/s | x real time ({REAL_TIME:g} fps) |\n|---|---|---|---|---|")
+        rows = (("joint (tiny)", [runs["joint"]], False, "run's: 2 x flip"),
+                ("joint (tiny)", [runs["joint"]], True, "1 (--single-view)"),
+                ("joint (default network, clip_len 64)", [runs["joint-default"]], False, "1"),
+                ("heatmap (tiny)", [runs["heatmap"]], False, "run's: 2 x flip"),
+                ("joint + heatmap fused (tiny)", [runs["joint"], runs["heatmap"]], False, "run's"))
+        for name, run_dirs, single, views in rows:
+            fps = offline_fps(video, run_dirs, work / "out", args.frames, args.repeats, args.pose, device, single)
             source = "pose table" if args.pose == "auto" else args.pose
-            print(f"| {name} | {source} | {fps:.1f} | {fps / REAL_TIME:.2f} |", flush=True)
-        for name, run_dirs in (("joint", rows["joint"]), ("joint+heatmap", rows["joint+heatmap"])):
+            print(f"| {name} | {views} | {source} | {fps:.1f} | {fps / REAL_TIME:.2f} |", flush=True)
+        for name, run_dirs in (("joint (tiny)", [runs["joint"]]), ("joint + heatmap (tiny)", [runs["joint"], runs["heatmap"]])):
             count, mean, p95 = online_latency(video, run_dirs, device)
             print(f"online {name}: {count} decisions, latency mean {mean:.1f} ms, p95 {p95:.1f} ms")
         print(f"load average at the end {os.getloadavg()[0]:.1f}")

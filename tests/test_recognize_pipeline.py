@@ -157,3 +157,18 @@ def test_online_decides_every_stride_with_the_offline_scores(joint_run, videos):
     fps, size, stream = file_frames(str(videos / "U0001" / "U0001.mp4"), realtime=False)
     first = next(stream)
     assert first[0].shape == (*size, 3) and fps == pytest.approx(25.0)
+
+
+def test_single_view_scores_one_unflipped_sampling(joint_run):
+    from mgfast.data import pose_aug
+    from mgfast.data.sampling import uniform_sample_indices
+
+    scorer = BranchScorer.load(joint_run, single_view=True)
+    kp = np.load(next((Path(json.loads((joint_run / "run.json").read_text())["dataset"]) / "keypoints").glob("*.npy")))
+    kp = np.concatenate([kp, kp])
+    got = scorer.score("v", kp, np.array([[3, len(kp)]]), 30.0, (240, 320))
+    span = kp[3:]
+    box = saliency_boxes(torch.from_numpy(span), (240, 320), **SALIENCY).tolist()
+    x = pose_aug.normalise_to_box(pose_aug.mark_missing(span)[uniform_sample_indices(len(span), 6, train=False)], box)
+    expected = scorer.model(torch.from_numpy(np.ascontiguousarray(x)).float()).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -44,6 +44,10 @@ def recognize_cmd(
     engine: str = typer.Option("torch", "--engine", help="torch (the checkpoint) or onnx."),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a checkpoint path."),
     batch_size: int = typer.Option(32, "--batch-size", help="Windows scored per forward pass."),
+    single_view: bool = typer.Option(False, "--single-view",
+                                     help="Score one sampling per window without the flipped copy, instead of "
+                                          "the run's test-time views (num_clips x 2): that many times faster, "
+                                          "scores no longer equal to `mgfast predict`'s."),
     evaluate: bool = typer.Option(False, "--eval", help="Score against the videos' label files: segment "
                                                         "P/R/F1 at IoU 0.5 (and 0.1-0.7) and frame-level F1."),
     render: bool = typer.Option(False, "--render", help="Also write render.mp4: skeleton and current label."),
@@ -62,7 +66,7 @@ def recognize_cmd(
     with exit_on(FileNotFoundError, ValueError, NotADirectoryError, code=1):
         options = RecognizeOptions(
             window=window, stride=stride, pose=pose, pose_model=pose_model, engine=engine, checkpoint=checkpoint,
-            batch_size=batch_size, render=render, force=force, progress=progress,
+            batch_size=batch_size, single_view=single_view, render=render, force=force, progress=progress,
             decode=DecodeOptions(smooth=smooth, threshold=_thresholds(threshold), min_length=min_length,
                                  merge_gap=merge_gap, nms_iou=nms_iou))
         if online:
@@ -98,7 +102,8 @@ def _online(src: str, runs: list[Path], fusion: Path | None, options, device) ->
     from mgfast.recognize.sources import find_videos
 
     recognizer = Recognizer(runs, fusion, engine=options.engine, device=device, checkpoint=options.checkpoint,
-                            batch_size=options.batch_size, window=options.window, stride=options.stride)
+                            batch_size=options.batch_size, window=options.window, stride=options.stride,
+                            single_view=options.single_view)
     is_file = Path(src).is_file()
     source = find_videos(src)[0] if is_file else None
     fps, size, frames = file_frames(src) if is_file else stream_frames(src)

@@ -60,6 +60,7 @@ class RecognizeOptions:
     engine: str = "torch"
     checkpoint: str = "best"
     batch_size: int = 32
+    single_view: bool = False  # one sampling per window, no flip (see BranchScorer.load)
     render: bool = False
     force: bool = False
     progress: bool = True
@@ -70,10 +71,11 @@ class Recognizer:
 
     def __init__(self, run_dirs: Sequence[Path], fusion: Path | None = None, *, engine: str = "torch",
                  device: torch.device | None = None, checkpoint: str = "best", batch_size: int = 32,
-                 window: int | None = None, stride: int | None = None):
+                 window: int | None = None, stride: int | None = None, single_view: bool = False):
         if not run_dirs:
             raise ValueError("no runs given; pass --runs RUN_DIR (one or more trained runs)")
-        self.scorers = [BranchScorer.load(Path(r), engine, device, checkpoint, batch_size) for r in run_dirs]
+        self.scorers = [BranchScorer.load(Path(r), engine, device, checkpoint, batch_size, single_view)
+                        for r in run_dirs]
         runs = [s.run for s in self.scorers]
         self.classes: list[ClassInfo] = check_same_classes(runs)
         self.background = background_class(runs[0])
@@ -173,7 +175,7 @@ def _params(recognizer: Recognizer, options: RecognizeOptions, fusion: Path | No
             "fusion": None if fusion is None else str(Path(fusion).resolve()),
             "window": recognizer.window, "stride": recognizer.stride, "decode": asdict(options.decode),
             "pose": options.pose, "checkpoint": options.checkpoint, "engine": options.engine,
-            "render": options.render}
+            "render": options.render, "single_view": options.single_view}
 
 
 def _finished(out: Path, params: dict) -> dict | None:
@@ -226,7 +228,8 @@ def recognize(src: str | Path, run_dirs: Sequence[str | Path], out: str | Path, 
     sources = find_videos(src)
     recognizer = Recognizer([Path(r) for r in run_dirs], None if fusion is None else Path(fusion),
                             engine=options.engine, device=device, checkpoint=options.checkpoint,
-                            batch_size=options.batch_size, window=options.window, stride=options.stride)
+                            batch_size=options.batch_size, window=options.window, stride=options.stride,
+                            single_view=options.single_view)
     params = _params(recognizer, options, None if fusion is None else Path(fusion))
     out = Path(out)
     results = []

@@ -10,6 +10,7 @@ through the :class:`WindowModel` seam, and the logits are averaged per window, a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,9 +118,14 @@ class BranchScorer:
 
     @classmethod
     def load(cls, run_dir: Path, engine: str = "torch", device: torch.device | None = None,
-             checkpoint: str = "best", batch_size: int = 32) -> BranchScorer:
+             checkpoint: str = "best", batch_size: int = 32, single_view: bool = False) -> BranchScorer:
+        """``single_view``: one temporal sampling per window, no flipped copy, instead of the run's test-time
+        views (``num_clips`` x 2 with ``test_flip``): that many times fewer forward passes, and scores that no
+        longer equal `mgfast predict`'s."""
         run = read_run(run_dir)
         config = run_config(run)
+        if single_view:
+            config = dataclasses.replace(config, num_clips=1, test_flip=False)
         device = device or torch.device("cpu")
         clip_input = make_input(config, layout_from_dict(run.layout))
         return cls(run, config, clip_input, load_window_model(Path(run_dir), engine, device, checkpoint), device,
