@@ -150,7 +150,11 @@ def keypoints_source(source, options) -> Callable[[int, np.ndarray], np.ndarray]
             frames = reader.frame_count
         table = video_keypoints(source, options, None, frames)
         return lambda index, frame: table[index]
-    method = "mediapipe" if source is None and options.pose_model is None else (
-        "onnx" if source is None else keypoint_source(source, options))
+    if source is not None:
+        method = keypoint_source(source, options)
+    elif options.pose == "openpose":
+        raise ValueError("a stream has no pose file; estimate poses with --pose mediapipe or --pose onnx --pose-model PATH")
+    else:  # a stream: the estimator asked for, or the one `extract` picks without a pose file
+        method = options.pose if options.pose != "auto" else ("onnx" if options.pose_model is not None else "mediapipe")
     backend = _backend(method, options.pose_model)
     return lambda index, frame: np.asarray(backend.estimate(frame[None]), np.float32)[0]
