@@ -358,12 +358,13 @@ def read_fusion_params(fused_dir: str | Path) -> FusionParams:
     keys = ("modalities", "temperatures", "weights", "class_codes", "background_class")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in keys if k not in npz.files]
-            if missing:
-                raise ValueError(f"{path}: missing array(s) {', '.join(missing)}; rerun `mgfast fuse` to rewrite it")
-            names, temps, weights, codes, background = (npz[k] for k in keys)
-    except (OSError, zipfile.BadZipFile) as error:
+            arrays = {k: npz[k] for k in keys if k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:  # numpy reads a non-npz file as a pickle: ValueError
         raise ValueError(f"{path}: not a readable .npz file ({error}); rerun `mgfast fuse` to rewrite it") from None
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing array(s) {', '.join(missing)}; rerun `mgfast fuse` to rewrite it")
+    names, temps, weights, codes, background = (arrays[k] for k in keys)
     if not (len(names) == len(temps) == len(weights)) or len(names) == 0:
         raise ValueError(f"{path}: modalities, temperatures and weights must have one entry per run")
     names = [str(n) for n in names]

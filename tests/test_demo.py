@@ -60,9 +60,12 @@ def test_a_rerun_reuses_the_finished_stages(demo_dir):
     out, output = demo_dir
     checkpoint = out / "runs" / "joint" / "checkpoints" / "best.pt"
     before = checkpoint.stat().st_mtime_ns
+    (recognized,) = (out / "recognized").glob("*/recognize.json")
+    recognized_before = recognized.stat().st_mtime_ns
     result = CliRunner().invoke(app, ["demo", "--size", "ci", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert checkpoint.stat().st_mtime_ns == before
+    assert recognized.stat().st_mtime_ns == recognized_before
     assert "finished earlier, kept" in result.output
     assert table_rows(result.output) == table_rows(output)
 

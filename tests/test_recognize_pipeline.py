@@ -172,3 +172,20 @@ def test_single_view_scores_one_unflipped_sampling(joint_run):
     x = pose_aug.normalise_to_box(pose_aug.mark_missing(span)[uniform_sample_indices(len(span), 6, train=False)], box)
     expected = scorer.model(torch.from_numpy(np.ascontiguousarray(x)).float()).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_fused_files_are_reported_with_the_file(tmp_path):
+    (tmp_path / "fused.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="fused.npz: not a readable .npz"):
+        read_fusion_params(tmp_path)
+    np.savez(tmp_path / "fused.npz", modalities=np.array(["joint"]))
+    with pytest.raises(ValueError, match="missing array\\(s\\) temperatures, weights"):
+        read_fusion_params(tmp_path)
+    np.savez(tmp_path / "fused.npz", modalities=np.array(["joint", "heatmap"]), temperatures=np.array([2.0, 0.5]),
+             weights=np.array([0.25, 0.75]), class_codes=np.array([1, 2]), background_class=np.int64(-1))
+    params = read_fusion_params(tmp_path)
+    z = np.random.default_rng(0).normal(size=(5, 2))
+    expected = 0.25 * softmax(z, 2.0) + 0.75 * softmax(2 * z, 0.5)
+    np.testing.assert_allclose(params.fuse({"joint": z, "heatmap": 2 * z}), expected)
+    with pytest.raises(ValueError, match="pass the runs that were fused"):
+        params.fuse({"joint": z})
