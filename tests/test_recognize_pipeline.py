@@ -189,3 +189,23 @@ def test_bad_fused_files_are_reported_with_the_file(tmp_path):
     np.testing.assert_allclose(params.fuse({"joint": z, "heatmap": 2 * z}), expected)
     with pytest.raises(ValueError, match="pass the runs that were fused"):
         params.fuse({"joint": z})
+
+
+def test_sources_and_engines_fail_with_a_clear_message(joint_run, tmp_path):
+    from mgfast.recognize.scoring import load_window_model
+    from mgfast.recognize.sources import find_videos
+
+    with pytest.raises(ValueError, match="onnx engine is not built"):
+        load_window_model(joint_run, "onnx", torch.device("cpu"))
+    with pytest.raises(ValueError, match="unknown engine 'tensorrt'"):
+        load_window_model(joint_run, "tensorrt", torch.device("cpu"))
+    with pytest.raises(FileNotFoundError, match="holds no videos"):
+        find_videos(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_videos(tmp_path / "nothing")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="is not a video"):
+        find_videos(tmp_path / "notes.txt")
+    result = CliRunner().invoke(app, ["recognize", str(tmp_path), "--runs", str(joint_run), "--out",
+                                      str(tmp_path / "o"), "--window", "4", "--stride", "8"])
+    assert result.exit_code == 1 and "holds no videos" in result.output
