@@ -28,6 +28,7 @@ import csv
 import io
 import itertools
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,3 +330,43 @@ def write_outputs(fusion: Fusion, out: str | Path) -> dict[str, Path]:
             background_class=np.int64(-1 if fusion.background is None else fusion.background),
         )
     return {"submission": submission, "fused": npz}
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """What a fused directory's ``fused.npz`` says about how to fuse new logits of the same runs."""
+
+    path: Path
+    temperatures: dict[str, float]  # per run name (:func:`mgfast.runs.run_names`)
+    weights: dict[str, float]
+    class_codes: list[int]
+    background: int | None
+
+    def fuse(self, logits: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``sum_m w_m softmax(z_m / T_m)`` of logits ``[N, C]`` per run name (every fused run must be given)."""
+        if set(logits) != set(self.weights):
+            raise ValueError(f"{self.path} fuses {', '.join(sorted(self.weights))} but the runs given are "
+                             f"{', '.join(sorted(logits))}; pass the runs that were fused (in any order)")
+        return fuse_probs({n: softmax(z, self.temperatures[n]) for n, z in logits.items()}, self.weights)
+
+
+def read_fusion_params(fused_dir: str | Path) -> FusionParams:
+    """The temperatures, weights and classes that :func:`write_outputs` recorded in ``fused_dir/fused.npz``."""
+    path = Path(fused_dir) / "fused.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; pass the --out folder of `mgfast fuse` (it writes fused.npz)")
+    keys = ("modalities", "temperatures", "weights", "class_codes", "background_class")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in keys if k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:  # numpy reads a non-npz file as a pickle: ValueError
+        raise ValueError(f"{path}: not a readable .npz file ({error}); rerun `mgfast fuse` to rewrite it") from None
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing array(s) {', '.join(missing)}; rerun `mgfast fuse` to rewrite it")
+    names, temps, weights, codes, background = (arrays[k] for k in keys)
+    if not (len(names) == len(temps) == len(weights)) or len(names) == 0:
+        raise ValueError(f"{path}: modalities, temperatures and weights must have one entry per run")
+    names = [str(n) for n in names]
+    return FusionParams(path, dict(zip(names, map(float, temps))), dict(zip(names, map(float, weights))),
+                        [int(c) for c in codes], None if int(background) < 0 else int(background))

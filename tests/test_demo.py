@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -39,6 +40,9 @@ def test_demo_writes_every_stage_and_the_report(demo_dir):
         assert (out / "adapted" / "latest" / modality / "logits" / "test.npz").is_file()
     rows = table_rows(output)
     assert set(rows) == {*MODALITIES, "fusion"}
+    # The last step: one held-out untrimmed video recognised, its segment F1 and timeline printed.
+    f1, timeline = re.search(r"segment F1 @ IoU 0\.5 = ([0-9.]+)\nTimeline: (\S+)", output).groups()
+    assert 0 <= float(f1) <= 1 and Path(timeline).is_file() and Path(timeline).parent.parent == out / "recognized"
     assert all(len(v) == 4 and all(0 <= x <= 100 for x in v) for v in rows.values())
     assert table_rows((out / "summary.md").read_text()) == rows
     # Calibration before and after CMPL: NLL, Brier score and ECE of each branch and the fusion, before → after T.
@@ -56,9 +60,12 @@ def test_a_rerun_reuses_the_finished_stages(demo_dir):
     out, output = demo_dir
     checkpoint = out / "runs" / "joint" / "checkpoints" / "best.pt"
     before = checkpoint.stat().st_mtime_ns
+    (recognized,) = (out / "recognized").glob("*/recognize.json")
+    recognized_before = recognized.stat().st_mtime_ns
     result = CliRunner().invoke(app, ["demo", "--size", "ci", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert checkpoint.stat().st_mtime_ns == before
+    assert recognized.stat().st_mtime_ns == recognized_before
     assert "finished earlier, kept" in result.output
     assert table_rows(result.output) == table_rows(output)
 

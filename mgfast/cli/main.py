@@ -10,6 +10,7 @@ from mgfast.cli.demo import demo_cmd
 from mgfast.cli.export_model import export_model_cmd
 from mgfast.cli.extract import export_cmd, extract_cmd
 from mgfast.cli.fuse import fuse_cmd
+from mgfast.cli.recognize import recognize_cmd
 from mgfast.cli.show import show_cmd
 from mgfast.cli.synth import synth_cmd
 from mgfast.cli.train import predict_cmd, train_cmd
@@ -63,7 +64,7 @@ def info() -> None:
 # In pipeline order, as `mgfast --help` lists them.
 for name, command in (
     ("demo", demo_cmd), ("synth", synth_cmd), ("extract", extract_cmd), ("export", export_cmd),
-    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd),
+    ("train", train_cmd), ("predict", predict_cmd), ("adapt", adapt_cmd), ("fuse", fuse_cmd), ("recognize", recognize_cmd),
     ("export-model", export_model_cmd),
     ("show", show_cmd),
     ("info", info),

@@ -125,6 +125,18 @@ class _PoseTable:
         return to_mg68(self._points[start:end + 1], "openpose137")
 
 
+def video_keypoints(source, options: ExtractOptions, reader, frames: int) -> np.ndarray:
+    """float32 ``[frames, V, 3]`` (mg68) of a whole video's first ``frames`` frames: from its pose file, or
+    estimated by the pose backend that :func:`keypoint_source` picks, chunk by chunk (for `mgfast recognize`)."""
+    method = keypoint_source(source, options)
+    if method == "table":
+        return np.ascontiguousarray(_PoseTable(source).segment(0, frames - 1), dtype=np.float32)
+    pose = _backend(method, options.pose_model)
+    parts = [np.asarray(pose.estimate(chunk), dtype=np.float32)
+             for chunk in _chunks(reader, 0, frames - 1, options.chunk_frames, _Timer())]
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
 def _chunks(reader, start: int, end: int, size: int, timer: _Timer, region: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
     for first in range(start, end + 1, size):
         with timer("decode"):

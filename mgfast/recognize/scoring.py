@@ -1,0 +1,162 @@
+"""Scoring sliding windows with one trained branch: a window goes through the branch's own input pipeline in
+its evaluation mode, exactly as an extracted clip of the same frames does in `mgfast predict`.
+
+A window ``[start, end)`` is presented to the pipeline as a :class:`mgfast.io.dataset.Clip` of frames
+``start .. end - 1`` whose saliency box is computed from the window's keypoints with extraction's parameters
+(:data:`mgfast.extract.options.SALIENCY`), over a :class:`VideoKeypoints` view of the whole video's
+keypoints. The pipeline samples ``num_clips`` fixed views (and flipped copies), the network scores them
+through the :class:`WindowModel` seam, and the logits are averaged per window, as in training's ``infer``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from mgfast.data import ClipInput, collate
+from mgfast.extract.options import SALIENCY
+from mgfast.io.dataset import Clip, layout_from_dict
+from mgfast.layout import Layout
+from mgfast.ops import saliency_boxes
+from mgfast.runs import Run, checkpoint_path, read_run
+from mgfast.train import checkpoint as ckpt
+from mgfast.train.config import TrainConfig
+from mgfast.train.engine import build_network, make_input
+
+ENGINES = ("torch", "onnx")
+
+
+class WindowModel(Protocol):
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The branch's network input batch -> logits ``[N, C]``."""
+        ...
+
+
+class TorchWindowModel:
+    """A run's network in eval mode, returning its logits only."""
+
+    def __init__(self, network: torch.nn.Module):
+        self.network = network.eval()
+
+    @torch.no_grad()
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.network(inputs)[0].float()
+
+
+def run_config(run: Run) -> TrainConfig:
+    return TrainConfig.from_dict(run.config, str(run.path / "run.json"))
+
+
+def load_window_model(run_dir: Path, engine: str, device: torch.device, checkpoint: str = "best") -> WindowModel:
+    """The run's network as a :class:`WindowModel`; ``engine`` ``torch`` (the checkpoint) or ``onnx``."""
+    if engine == "onnx":
+        raise ValueError("the onnx engine is not built in this version of mgfast; use --engine torch")
+    if engine != "torch":
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)} (--engine)")
+    run = read_run(run_dir)
+    config = run_config(run)
+    layout = layout_from_dict(run.layout)
+    path = checkpoint_path(Path(run_dir), checkpoint)
+    state = ckpt.load_checkpoint(path)
+    network = build_network(config, layout, len(run.classes), make_input(config, layout), pretrained=False)
+    network.load_state_dict(state["model"])
+    return TorchWindowModel(network.to(device))
+
+
+class VideoKeypoints:
+    """The part of :class:`mgfast.io.dataset.Dataset` an input pipeline reads, for one video's keypoints."""
+
+    def __init__(self, name: str, keypoints: np.ndarray, layout: Layout):
+        self.root = Path(name)
+        self.layout = layout
+        self.points = keypoints
+
+    def keypoints(self, clip: Clip) -> np.ndarray:
+        return self.points[clip.start : clip.end + 1]
+
+    def crop_path(self, clip: Clip) -> Path:
+        raise ValueError("`mgfast recognize` scores the joint and heatmap branches; the rgb branch needs crop "
+                         "clips of each window, which it does not make yet: pass joint or heatmap runs")
+
+
+def window_boxes(keypoints: np.ndarray, windows: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """float32 ``[N, 4]``: each window's saliency box, as extraction computes a clip's."""
+    points = torch.from_numpy(np.ascontiguousarray(keypoints))
+    lengths = windows[:, 1] - windows[:, 0]
+    if (lengths == lengths[0]).all():  # the usual case: one batched call
+        stack = torch.stack([points[s:e] for s, e in windows.tolist()])
+        return saliency_boxes(stack, frame_size, **SALIENCY).numpy()
+    return np.stack([saliency_boxes(points[s:e], frame_size, **SALIENCY).numpy() for s, e in windows.tolist()])
+
+
+def window_clips(video: str, windows: np.ndarray, boxes: np.ndarray, fps: float, frame_size: tuple[int, int]
+                 ) -> list[Clip]:
+    """One manifest-like clip per window (inclusive ends, as the manifest has them)."""
+    height, width = frame_size
+    return [Clip(clip_id=f"{video}_w{i}", video=video, subject=video, start=int(s), end=int(e) - 1, label=None,
+                 split="test", frames=int(e - s), fps=fps, width=width, height=height,
+                 box=tuple(float(v) for v in box), keypoints="", crop=None)
+            for i, ((s, e), box) in enumerate(zip(windows.tolist(), boxes))]
+
+
+@dataclass
+class BranchScorer:
+    """One run's pipeline and model: :meth:`score` gives the logits of windows of a video's keypoints."""
+
+    run: Run
+    config: TrainConfig
+    clip_input: ClipInput
+    model: WindowModel
+    device: torch.device
+    batch_size: int = 32
+
+    @classmethod
+    def load(cls, run_dir: Path, engine: str = "torch", device: torch.device | None = None,
+             checkpoint: str = "best", batch_size: int = 32, single_view: bool = False) -> BranchScorer:
+        """``single_view``: one temporal sampling per window, no flipped copy, instead of the run's test-time
+        views (``num_clips`` x 2 with ``test_flip``): that many times fewer forward passes, and scores that no
+        longer equal `mgfast predict`'s."""
+        run = read_run(run_dir)
+        config = run_config(run)
+        if single_view:
+            config = dataclasses.replace(config, num_clips=1, test_flip=False)
+        device = device or torch.device("cpu")
+        clip_input = make_input(config, layout_from_dict(run.layout))
+        return cls(run, config, clip_input, load_window_model(Path(run_dir), engine, device, checkpoint), device,
+                   batch_size)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.run.classes)
+
+    def _batches(self, source: VideoKeypoints, clips: list[Clip]) -> Iterator[tuple[int, dict]]:
+        for first in range(0, len(clips), self.batch_size):
+            chunk = clips[first : first + self.batch_size]
+            yield len(chunk), collate([self.clip_input.load(source, c, train=False, num_clips=self.config.num_clips,
+                                                            rng=None) for c in chunk])
+
+    @torch.no_grad()
+    def score_clips(self, source: VideoKeypoints, clips: list[Clip]) -> np.ndarray:
+        """float32 ``[N, C]``: per clip the logits averaged over the pipeline's test views."""
+        out = []
+        for b, batch in self._batches(source, clips):
+            total, views = None, 0
+            for x in self.clip_input.eval_views(batch, self.device, torch.float32):
+                logits = self.model(x).float().view(-1, b, self.num_classes)
+                total = logits.sum(0) if total is None else total + logits.sum(0)
+                views += logits.shape[0]
+            out.append((total / views).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.num_classes), np.float32)
+
+    def score(self, video: str, keypoints: np.ndarray, windows: np.ndarray, fps: float,
+              frame_size: tuple[int, int]) -> np.ndarray:
+        """float32 ``[N, C]`` logits of ``windows`` (``[N, 2]``, half-open) of a video's keypoints ``[T, V, 3]``."""
+        boxes = window_boxes(keypoints, windows, frame_size)
+        source = VideoKeypoints(video, keypoints, layout_from_dict(self.run.layout))
+        return self.score_clips(source, window_clips(video, windows, boxes, fps, frame_size))
