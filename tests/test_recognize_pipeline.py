@@ -191,11 +191,27 @@ def test_bad_fused_files_are_reported_with_the_file(tmp_path):
         params.fuse({"joint": z})
 
 
+def test_the_onnx_engine_scores_windows_as_the_torch_engine_does(joint_run, tmp_path):
+    ds = Dataset(json.loads((joint_run / "run.json").read_text())["dataset"])
+    clip = ds.split("test")[0]
+    kp = np.concatenate([ds.keypoints(c) for c in ds.split("test")[:3]])
+    windows = np.array([[0, 12], [5, 20], [len(kp) - 9, len(kp)]])
+    engines = tmp_path / "engines"
+    by_torch = BranchScorer.load(joint_run).score("v", kp, windows, clip.fps, (clip.height, clip.width))
+    by_onnx = BranchScorer.load(joint_run, "onnx", engine_dir=engines).score("v", kp, windows, clip.fps,
+                                                                              (clip.height, clip.width))
+    np.testing.assert_allclose(by_onnx, by_torch, atol=1e-4, rtol=0)
+    (exported,) = engines.glob("joint-*.onnx")
+    stamp = exported.stat().st_mtime_ns
+    BranchScorer.load(joint_run, "onnx", engine_dir=engines)  # the same checkpoint: the export is reused
+    assert exported.stat().st_mtime_ns == stamp and len(list(engines.iterdir())) == 1
+
+
 def test_sources_and_engines_fail_with_a_clear_message(joint_run, tmp_path):
     from mgfast.recognize.scoring import load_window_model
     from mgfast.recognize.sources import find_videos
 
-    with pytest.raises(ValueError, match="onnx engine is not built"):
+    with pytest.raises(ValueError, match="needs a folder for its exported models"):
         load_window_model(joint_run, "onnx", torch.device("cpu"))
     with pytest.raises(ValueError, match="unknown engine 'tensorrt'"):
         load_window_model(joint_run, "tensorrt", torch.device("cpu"))

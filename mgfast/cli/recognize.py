@@ -41,7 +41,8 @@ def recognize_cmd(
     pose: str = typer.Option("auto", "--pose", help=POSE_HELP),
     pose_model: Path = typer.Option(None, "--pose-model", help="ONNX pose model for --pose onnx."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    engine: str = typer.Option("torch", "--engine", help="torch (the checkpoint) or onnx."),
+    engine: str = typer.Option("torch", "--engine", help="torch (the checkpoint's network) or onnx (each run exported once to OUT/engines/ and run with "
+                               "ONNX Runtime: the CPU, or its CUDA provider with mgfast[gpu] and --device cuda)."),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a checkpoint path."),
     batch_size: int = typer.Option(32, "--batch-size", help="Windows scored per forward pass."),
     single_view: bool = typer.Option(False, "--single-view",
@@ -70,7 +71,7 @@ def recognize_cmd(
             decode=DecodeOptions(smooth=smooth, threshold=_thresholds(threshold), min_length=min_length,
                                  merge_gap=merge_gap, nms_iou=nms_iou))
         if online:
-            _online(src, runs, fusion, options, resolve_device(device))
+            _online(src, runs, fusion, options, resolve_device(device), out)
             return
         results = recognize(src, runs, out, fusion=fusion, options=options, device=resolve_device(device),
                             log=lambda line: typer.secho(line, fg=typer.colors.YELLOW, err=True))
@@ -95,15 +96,15 @@ def recognize_cmd(
         raise typer.Exit(1)
 
 
-def _online(src: str, runs: list[Path], fusion: Path | None, options, device) -> None:
+def _online(src: str, runs: list[Path], fusion: Path | None, options, device, out: Path) -> None:
     from mgfast.extract.options import ExtractOptions
     from mgfast.recognize.online import file_frames, keypoints_source, latency_summary, run_online, stream_frames
-    from mgfast.recognize.pipeline import Recognizer
+    from mgfast.recognize.pipeline import ENGINES_DIR, Recognizer
     from mgfast.recognize.sources import find_videos
 
     recognizer = Recognizer(runs, fusion, engine=options.engine, device=device, checkpoint=options.checkpoint,
                             batch_size=options.batch_size, window=options.window, stride=options.stride,
-                            single_view=options.single_view)
+                            single_view=options.single_view, engine_dir=out / ENGINES_DIR)
     is_file = Path(src).is_file()
     source = find_videos(src)[0] if is_file else None
     fps, size, frames = file_frames(src) if is_file else stream_frames(src)

@@ -45,6 +45,7 @@ from mgfast.recognize.windows import check_window, default_window, frame_probabi
 from mgfast.runs import background_class, check_same_classes, run_names
 
 RECORD = "recognize.json"
+ENGINES_DIR = "engines"  # under --out: the runs' networks exported for --engine onnx, one file per checkpoint
 SEGMENTS_HEADER = ("video", "start_frame", "end_frame_inclusive", "class", "name", "score")
 
 
@@ -71,10 +72,11 @@ class Recognizer:
 
     def __init__(self, run_dirs: Sequence[Path], fusion: Path | None = None, *, engine: str = "torch",
                  device: torch.device | None = None, checkpoint: str = "best", batch_size: int = 32,
-                 window: int | None = None, stride: int | None = None, single_view: bool = False):
+                 window: int | None = None, stride: int | None = None, single_view: bool = False,
+                 engine_dir: Path | None = None):
         if not run_dirs:
             raise ValueError("no runs given; pass --runs RUN_DIR (one or more trained runs)")
-        self.scorers = [BranchScorer.load(Path(r), engine, device, checkpoint, batch_size, single_view)
+        self.scorers = [BranchScorer.load(Path(r), engine, device, checkpoint, batch_size, single_view, engine_dir)
                         for r in run_dirs]
         runs = [s.run for s in self.scorers]
         self.classes: list[ClassInfo] = check_same_classes(runs)
@@ -226,12 +228,12 @@ def recognize(src: str | Path, run_dirs: Sequence[str | Path], out: str | Path, 
     """Recognises every video at ``src`` into ``out/<video id>/``; a video that fails is reported through
     ``log`` and returned with its ``error``, the others go on."""
     sources = find_videos(src)
+    out = Path(out)
     recognizer = Recognizer([Path(r) for r in run_dirs], None if fusion is None else Path(fusion),
                             engine=options.engine, device=device, checkpoint=options.checkpoint,
                             batch_size=options.batch_size, window=options.window, stride=options.stride,
-                            single_view=options.single_view)
+                            single_view=options.single_view, engine_dir=out / ENGINES_DIR)
     params = _params(recognizer, options, None if fusion is None else Path(fusion))
-    out = Path(out)
     results = []
     for source in tqdm(sources, desc="recognising", unit="video", disable=not options.progress):
         try:

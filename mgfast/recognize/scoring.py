@@ -24,10 +24,11 @@ from mgfast.extract.options import SALIENCY
 from mgfast.io.dataset import Clip, layout_from_dict
 from mgfast.layout import Layout
 from mgfast.ops import saliency_boxes
-from mgfast.runs import Run, checkpoint_path, read_run
-from mgfast.train import checkpoint as ckpt
+from mgfast.deploy import onnx
+from mgfast.deploy.network import load_run_network
+from mgfast.runs import Run, read_run
 from mgfast.train.config import TrainConfig
-from mgfast.train.engine import build_network, make_input
+from mgfast.train.engine import make_input
 
 ENGINES = ("torch", "onnx")
 
@@ -53,20 +54,26 @@ def run_config(run: Run) -> TrainConfig:
     return TrainConfig.from_dict(run.config, str(run.path / "run.json"))
 
 
-def load_window_model(run_dir: Path, engine: str, device: torch.device, checkpoint: str = "best") -> WindowModel:
-    """The run's network as a :class:`WindowModel`; ``engine`` ``torch`` (the checkpoint) or ``onnx``."""
-    if engine == "onnx":
-        raise ValueError("the onnx engine is not built in this version of mgfast; use --engine torch")
-    if engine != "torch":
+def load_window_model(run_dir: Path, engine: str, device: torch.device, checkpoint: str = "best",
+                      engine_dir: Path | None = None) -> WindowModel:
+    """The run's network as a :class:`WindowModel`: ``engine`` ``torch`` (the checkpoint's network) or ``onnx``
+    (the network exported to ``engine_dir``, once per checkpoint, and run with ONNX Runtime)."""
+    if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)} (--engine)")
-    run = read_run(run_dir)
-    config = run_config(run)
-    layout = layout_from_dict(run.layout)
-    path = checkpoint_path(Path(run_dir), checkpoint)
-    state = ckpt.load_checkpoint(path)
-    network = build_network(config, layout, len(run.classes), make_input(config, layout), pretrained=False)
-    network.load_state_dict(state["model"])
-    return TorchWindowModel(network.to(device))
+    network = load_run_network(run_dir, checkpoint)
+    if engine == "torch":
+        return TorchWindowModel(network.model.to(device))
+    if engine_dir is None:
+        raise ValueError("the onnx engine needs a folder for its exported models (engine_dir)")
+    # The file is named by the checkpoint's hash: a retrained or adapted run gets a new export, a rerun reuses it.
+    digest = onnx.metadata(network)["mgfast.checkpoint_sha256"][:16]
+    path = Path(engine_dir) / f"{network.run.modality}-{digest}.onnx"
+    if not path.is_file():
+        Path(engine_dir).mkdir(parents=True, exist_ok=True)
+        onnx.export_onnx(Path(run_dir), path, checkpoint=checkpoint)
+    model = onnx.OnnxWindowModel(path, device)
+    model.check_run(network.run)
+    return model
 
 
 class VideoKeypoints:
@@ -118,7 +125,8 @@ class BranchScorer:
 
     @classmethod
     def load(cls, run_dir: Path, engine: str = "torch", device: torch.device | None = None,
-             checkpoint: str = "best", batch_size: int = 32, single_view: bool = False) -> BranchScorer:
+             checkpoint: str = "best", batch_size: int = 32, single_view: bool = False,
+             engine_dir: Path | None = None) -> BranchScorer:
         """``single_view``: one temporal sampling per window, no flipped copy, instead of the run's test-time
         views (``num_clips`` x 2 with ``test_flip``): that many times fewer forward passes, and scores that no
         longer equal `mgfast predict`'s."""
@@ -128,8 +136,8 @@ class BranchScorer:
             config = dataclasses.replace(config, num_clips=1, test_flip=False)
         device = device or torch.device("cpu")
         clip_input = make_input(config, layout_from_dict(run.layout))
-        return cls(run, config, clip_input, load_window_model(Path(run_dir), engine, device, checkpoint), device,
-                   batch_size)
+        model = load_window_model(Path(run_dir), engine, device, checkpoint, engine_dir)
+        return cls(run, config, clip_input, model, device, batch_size)
 
     @property
     def num_classes(self) -> int:
