@@ -239,6 +239,36 @@ def test_rerun_and_shards_give_the_same_background(corpus, extracted, tmp_path):
     assert (out / "manifest.csv").read_text() == (extracted / "manifest.csv").read_text()
 
 
+def test_a_pose_table_shorter_than_its_video_drops_the_windows_past_its_end(corpus, tmp_path):
+    import shutil
+
+    from mgfast.io.pose_tables import read_pose_table, write_pose_table
+
+    src = tmp_path / "src"
+    shutil.copytree(corpus, src)
+    options = dict(crop_size=CROP, crop_format="npy", device="cpu", progress=False,
+                   background=BackgroundOptions(2.0, gap=4))
+    full = Dataset(extract(corpus, tmp_path / "full", **options).manifest.parent)
+    # Cut the table of the video whose last background window ends latest to end just before that window.
+    last = max(full.background_clips, key=lambda c: c.end)
+    segments_end = max(c.end for c in full.clips if c.video == last.video)
+    assert segments_end < last.start, "the fixture's corpus must leave a background window after the segments"
+    (table,) = (src / last.video).glob(f"{last.video}_openpose.*")
+    write_pose_table(table, read_pose_table(table)[: last.end])
+
+    out = tmp_path / "cut"
+    summary = extract(src, out, **options)
+    assert summary.ok and summary.clips_dropped >= 1, str(summary)
+    kept = Dataset(out)
+    assert [c.clip_id for c in kept.clips] == [c.clip_id for c in full.clips]  # every segment is there
+    dropped = {c.clip_id for c in full.background_clips} - {c.clip_id for c in kept.background_clips}
+    assert last.clip_id in dropped and all(c.end < last.end for c in kept.background_clips if c.video == last.video)
+    manifest = (out / "manifest.csv").read_text()
+    again = extract(src, out, **options)  # the dropped windows are remembered: nothing to redo
+    assert again.ok and again.clips_written == 0 and again.videos_skipped == 3
+    assert (out / "manifest.csv").read_text() == manifest
+
+
 def test_cli_background_options(corpus, tmp_path):
     out = tmp_path / "ds"
     result = runner.invoke(app, ["extract", str(corpus), "--out", str(out), "--no-crops", "--background", "1",

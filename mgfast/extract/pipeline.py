@@ -42,6 +42,7 @@ class ExtractSummary:
     videos_failed: int = 0
     clips_written: int = 0
     clips_skipped: int = 0
+    clips_dropped: int = 0  # background windows past the end of their video's pose table
     clips: int = 0  # rows in the manifest written
     failures: dict[str, str] = field(default_factory=dict)  # video id -> what went wrong
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (summed over workers)
@@ -57,6 +58,9 @@ class ExtractSummary:
             f"videos: {videos} ({self.videos_ok} extracted, {self.videos_skipped} already done, {self.videos_failed} failed)",
             f"clips:  {self.clips_written} written, {self.clips_skipped} already done; {self.clips} in {self.manifest}",
         ]
+        if self.clips_dropped:
+            lines.append(f"        {self.clips_dropped} background windows dropped: they end past their video's pose "
+                         "table (the table has fewer frames than the video)")
         if self.timings:
             stages = ", ".join(f"{s} {self.timings[s]:.1f}s" for s in STAGES if s in self.timings)
             lines.append(f"time:   {self.seconds:.1f}s wall; per stage (all workers): {stages}")
@@ -152,6 +156,7 @@ def extract(
             summary.timings[stage] = summary.timings.get(stage, 0.0) + seconds
         summary.clips_written += result.written
         summary.clips_skipped += result.skipped
+        summary.clips_dropped += result.dropped
         if result.error is not None:
             summary.failures[result.video] = result.error
         elif result.untouched:

@@ -26,6 +26,8 @@ class VideoRecord:
     params: dict
     keypoint_source: str | None = None
     clips: dict[str, Clip] = field(default_factory=dict)
+    # Background windows that could not be cut (past the end of the pose table): clip id -> (start, end).
+    dropped: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def done(self, root: Path, planned: PlannedClip) -> Clip | None:
         """The recorded clip when it matches ``planned``'s frames and its files exist, else ``None``."""
@@ -55,7 +57,8 @@ def load_record(root: Path, video: str, params: dict) -> VideoRecord | None:
         for row in data["clips"]:
             row = dict(row, box=tuple(row["box"]))
             clips[row["clip_id"]] = Clip(**row)
-        return VideoRecord(video, params, data.get("keypoint_source"), clips)
+        dropped = {cid: (int(start), int(end)) for cid, (start, end) in data.get("dropped", {}).items()}
+        return VideoRecord(video, params, data.get("keypoint_source"), clips, dropped)
     except (ValueError, KeyError, TypeError):
         return None  # unreadable (e.g. edited by hand): the video is redone and the record rewritten
 
@@ -65,6 +68,7 @@ def save_record(root: Path, record: VideoRecord) -> None:
         "format": RECORD_FORMAT, "video": record.video, "params": _canonical(record.params),
         "keypoint_source": record.keypoint_source,
         "clips": [dict(asdict(c), box=list(c.box)) for c in sorted(record.clips.values(), key=lambda c: c.clip_id)],
+        "dropped": {cid: list(span) for cid, span in sorted(record.dropped.items())},
     }
     atomic_write_text(record_path(root, record.video), json.dumps(data, indent=1) + "\n")
 

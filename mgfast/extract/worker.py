@@ -25,7 +25,7 @@ from mgfast.extract.options import SALIENCY, ExtractOptions
 from mgfast.extract.plan import PlannedClip
 from mgfast.extract.records import VideoRecord, load_record, save_record
 from mgfast.io.atomic import atomic_save_npy, remove_leftovers
-from mgfast.io.dataset import Clip
+from mgfast.io.dataset import BACKGROUND, Clip
 
 STAGES = ("decode", "pose", "saliency", "crop", "encode", "write")
 """Where extraction time goes, as reported in :attr:`VideoResult.timings`: decoding frames (and opening the
@@ -54,6 +54,7 @@ class VideoResult:
     clips: list[Clip] = field(default_factory=list)  # every planned clip that is on disk now, as manifest rows
     written: int = 0
     skipped: int = 0
+    dropped: int = 0  # background windows past the end of the pose table (see process_video)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -110,16 +111,22 @@ class _PoseTable:
         self.kind = source.pose_kind
         self._points: np.ndarray | None = None
 
-    def segment(self, start: int, end: int) -> np.ndarray:
+    @property
+    def frames(self) -> int:
+        """Rows (frames) in the pose file; reads it on first use."""
         from mgfast.io import pose_tables
-        from mgfast.layout import to_mg68
 
         if self._points is None:
             reader = pose_tables.read_openpose_json_dir if self.kind == "openpose_json" else pose_tables.read_pose_table
             self._points = reader(self.path)
-        if end >= len(self._points):
+        return len(self._points)
+
+    def segment(self, start: int, end: int) -> np.ndarray:
+        from mgfast.layout import to_mg68
+
+        if end >= self.frames:
             raise ValueError(
-                f"{self.path} has {len(self._points)} frames of keypoints but a segment ends at frame {end}; "
+                f"{self.path} has {self.frames} frames of keypoints but a segment ends at frame {end}; "
                 f"the pose file and the label file do not belong together, or the pose file is incomplete"
             )
         return to_mg68(self._points[start:end + 1], "openpose137")
@@ -223,6 +230,10 @@ def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob
     return encoder.submit(encode)
 
 
+def _was_dropped(record: VideoRecord, planned: PlannedClip) -> bool:
+    return record.dropped.get(planned.clip_id) == (planned.start, planned.end)
+
+
 def _with_plan(clip: Clip, planned: PlannedClip) -> Clip:
     """A recorded clip with the labels, split, subject and kind that the source says now."""
     return replace(clip, subject=planned.subject, label=planned.label, split=planned.split,
@@ -249,7 +260,7 @@ def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> V
         record = None if job.options.overwrite else load_record(job.root, source.video_id, job.params)
         record = record or VideoRecord(source.video_id, job.params)
         done = {p.clip_id: record.done(job.root, p) for p in job.clips}
-        todo = [p for p in job.clips if done[p.clip_id] is None]
+        todo = [p for p in job.clips if done[p.clip_id] is None and not _was_dropped(record, p)]
         result.skipped = len(job.clips) - len(todo)
         tick(result.skipped)
         if todo:
@@ -276,6 +287,15 @@ def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> V
             with reader, ThreadPoolExecutor(1, thread_name_prefix="encode") as encoder:
                 for planned in sorted(todo, key=lambda p: (p.start, p.end, p.clip_id)):  # seek forward
                     current = planned
+                    if planned.kind == BACKGROUND and method == "table" and planned.end >= pose.frames:
+                        # Background windows are planned from the video's length; a pose table a few frames
+                        # shorter must cost that window only, not the video (a segment there stays an error).
+                        record.dropped[planned.clip_id] = (planned.start, planned.end)
+                        with timer("write"):
+                            save_record(job.root, record)
+                        result.dropped += 1
+                        tick(1)
+                        continue
                     try:
                         future = _extract_clip(planned, reader, pose, method, job, timer, encoder)
                     finally:
@@ -284,7 +304,7 @@ def process_video(job: VideoJob, tick: Callable[[int], None] | None = None) -> V
                     pending = (planned, future)
                 finish()
                 current = None
-        result.clips = [_with_plan(record.clips[p.clip_id], p) for p in job.clips]
+        result.clips = [_with_plan(record.clips[p.clip_id], p) for p in job.clips if not _was_dropped(record, p)]
     except Exception as error:  # one bad video must not stop the corpus: report it and go on
         where = f"clip {current.clip_id} (frames {current.start}..{current.end}): " if current is not None else ""
         result.error = where + _describe(error)
