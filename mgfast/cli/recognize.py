@@ -44,7 +44,7 @@ def recognize_cmd(
     engine: str = typer.Option("torch", "--engine", help="torch (the checkpoint's network) or onnx (each run exported once to OUT/engines/ and run with "
                                "ONNX Runtime: the CPU, or its CUDA provider with mgfast[gpu] and --device cuda)."),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a checkpoint path."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Windows scored per forward pass."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Windows scored per forward pass (for rgb runs also cropped together, their frames decoded once)."),
     single_view: bool = typer.Option(False, "--single-view",
                                      help="Score one sampling per window without the flipped copy, instead of "
                                           "the run's test-time views (num_clips x 2): that many times faster, "
@@ -98,13 +98,15 @@ def recognize_cmd(
 
 def _online(src: str, runs: list[Path], fusion: Path | None, options, device, out: Path) -> None:
     from mgfast.extract.options import ExtractOptions
-    from mgfast.recognize.online import file_frames, keypoints_source, latency_summary, run_online, stream_frames
+    from mgfast.recognize.online import (check_online, file_frames, keypoints_source, latency_summary, run_online,
+                                         stream_frames)
     from mgfast.recognize.pipeline import ENGINES_DIR, Recognizer
     from mgfast.recognize.sources import find_videos
 
     recognizer = Recognizer(runs, fusion, engine=options.engine, device=device, checkpoint=options.checkpoint,
                             batch_size=options.batch_size, window=options.window, stride=options.stride,
                             single_view=options.single_view, engine_dir=out / ENGINES_DIR)
+    check_online(recognizer)
     is_file = Path(src).is_file()
     source = find_videos(src)[0] if is_file else None
     fps, size, frames = file_frames(src) if is_file else stream_frames(src)

@@ -1,6 +1,7 @@
 """RGB-branch input: frames of the saliency crop clip, cropped, resized and normalised on the device.
 
-Workers decode the dataset's crop clip (``mgfast.io.video.read_clip``: uint8 ``[T, h, w, 3]``), pick
+Workers decode the dataset's crop clip (``mgfast.io.video.read_clip``: uint8 ``[T, h, w, 3]``; a
+:class:`HeldCrops` dataset hands its frames over instead), pick
 ``clip_len`` frames uniformly and, in training, draw a random resized crop box (crop-pixel coordinates,
 one per clip) and a flip. The device does the rest in one pass per batch with
 :func:`mgfast.ops.crop_resize`: anti-aliased crop-resize to ``size`` with the mean/std normalisation fused,
@@ -23,7 +24,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -36,6 +37,16 @@ from mgfast.ops import crop_resize, crop_resize_clip
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@runtime_checkable
+class HeldCrops(Protocol):
+    """A dataset whose crops are in memory, not in files (`mgfast recognize`'s windows). They bypass the cache,
+    which is keyed by file path: one video's windows are named like another's."""
+
+    def held_crop(self, clip: Clip) -> np.ndarray:
+        """uint8 ``[T, h, w, 3]``: the clip's crop frames."""
+        ...
 
 
 class RGBInput:
@@ -87,7 +98,7 @@ class RGBInput:
 
     def load(self, dataset: Dataset, clip: Clip, *, train: bool, num_clips: int,
              rng: np.random.Generator | None) -> dict[str, np.ndarray]:
-        frames = self.read_frames(dataset.crop_path(clip))
+        frames = dataset.held_crop(clip) if isinstance(dataset, HeldCrops) else self.read_frames(dataset.crop_path(clip))
         h, w = frames.shape[1:3]
         indices = uniform_sample_indices(len(frames), self.clip_len, num_clips=1 if train else num_clips,
                                          train=train, rng=rng)

@@ -176,6 +176,29 @@ def _crop(chunks, box: torch.Tensor, size: int, device: str, timer: _Timer) -> n
     return parts[0].numpy() if len(parts) == 1 else torch.cat(parts).numpy()
 
 
+def crop_spans(reader, spans: list[tuple[int, int]], boxes: torch.Tensor, size: int, device: str | torch.device,
+               chunk_frames: int = ExtractOptions.chunk_frames) -> list[np.ndarray]:
+    """Per span ``(start, end)`` (inclusive) of ``reader``'s video, the uint8 ``[end - start + 1, size, size, 3]``
+    crop with its box ``boxes[i]`` that extraction writes for a clip of that span (as ``.npy``). Overlapping
+    spans (`mgfast recognize`'s windows) share the decoding: the frames from the first start to the last end
+    are decoded once, ``chunk_frames`` at a time, in the union of the boxes' footprints (the pixels each box
+    reads are those of a full decode, so every crop equals its own clip's)."""
+    footprints = [_footprint(box, reader.width, reader.height) for box in boxes]
+    region = (min(f[0] for f in footprints), min(f[1] for f in footprints),
+              max(f[2] for f in footprints), max(f[3] for f in footprints))
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    parts: list[list[np.ndarray]] = [[] for _ in spans]
+    timer = _Timer()
+    position = first
+    for chunk in _chunks(reader, first, last, chunk_frames, timer, region):
+        for part, (start, end), box in zip(parts, spans, boxes):
+            lo, hi = max(start, position), min(end, position + len(chunk) - 1)
+            if lo <= hi:
+                part.append(_crop([chunk[lo - position:hi - position + 1]], box, size, str(device), timer))
+        position += len(chunk)
+    return [np.concatenate(part) if len(part) > 1 else part[0] for part in parts]
+
+
 def _extract_clip(planned: PlannedClip, reader, pose, method: str, job: VideoJob, timer: _Timer, encoder: ThreadPoolExecutor) -> Future:
     """Extracts one clip; the crop is encoded on ``encoder`` (overlapping the next clip's decoding), so the
     clip's manifest row arrives as the returned future's result once its files are all on disk."""

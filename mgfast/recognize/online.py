@@ -6,7 +6,8 @@ video's pose file (row ``index``) or from the pose estimator run on that frame a
 keypoints of the last ``window`` frames; whenever ``stride`` new frames have arrived (and at least one
 window's worth, or the whole video at its end, is in the buffer), the buffer is scored as one window by the
 same code as offline recognition (:meth:`mgfast.recognize.pipeline.Recognizer.window_probs`). The latency
-of a decision is the time from the arrival of the newest frame it covers to the decision.
+of a decision is the time from the arrival of the newest frame it covers to the decision. RGB runs are
+refused: the buffer holds no frames.
 """
 
 from __future__ import annotations
@@ -72,10 +73,18 @@ def stream_frames(url: str) -> tuple[float, tuple[int, int], Iterator[tuple[np.n
     return float(fps), size, frames()
 
 
+def check_online(recognizer: Recognizer) -> None:
+    """Refuses rgb runs: the ring buffer holds keypoints, not the frames their crops need."""
+    if recognizer.needs_frames:
+        raise ValueError("--online scores joint and heatmap runs (its buffer holds keypoints, not frames); "
+                         "score rgb runs offline, without --online")
+
+
 class OnlineRecognizer:
     """The ring buffer and the decision rule (module docstring); :meth:`push` one frame's keypoints at a time."""
 
     def __init__(self, recognizer: Recognizer, fps: float, frame_size: tuple[int, int], name: str = "online"):
+        check_online(recognizer)
         self.recognizer, self.fps, self.frame_size, self.name = recognizer, fps, frame_size, name
         self.window, self.stride = recognizer.window, recognizer.stride
         self.buffer: np.ndarray | None = None

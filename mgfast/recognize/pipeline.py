@@ -91,19 +91,25 @@ class Recognizer:
         self.stride = stride if stride is not None else max(1, self.window // 4)
         check_window(self.window, self.stride)
 
+    @property
+    def needs_frames(self) -> bool:
+        """Whether a run scores the video's frames (an rgb run), not only its keypoints."""
+        return any(s.crop_size is not None for s in self.scorers)
+
     def window_probs(self, video: str, keypoints: np.ndarray, windows: np.ndarray, fps: float,
-                     frame_size: tuple[int, int]) -> np.ndarray:
-        """float64 ``[N, C]`` fused class probabilities of each window."""
-        logits = {n: s.score(video, keypoints, windows, fps, frame_size) for n, s in zip(self.names, self.scorers)}
+                     frame_size: tuple[int, int], reader=None) -> np.ndarray:
+        """float64 ``[N, C]`` fused class probabilities of each window (``reader``: the video's, for rgb runs)."""
+        logits = {n: s.score(video, keypoints, windows, fps, frame_size, reader)
+                  for n, s in zip(self.names, self.scorers)}
         if self.fusion is not None:
             return self.fusion.fuse(logits)
         return fuse_probs({n: softmax(z) for n, z in logits.items()}, {n: 1.0 for n in logits})
 
-    def probabilities(self, video: str, keypoints: np.ndarray, fps: float, frame_size: tuple[int, int]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def probabilities(self, video: str, keypoints: np.ndarray, fps: float, frame_size: tuple[int, int],
+                      reader=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(per-frame probabilities ``[T, C]``, windows ``[N, 2]``, window probabilities ``[N, C]``)."""
         windows = plan_windows(len(keypoints), self.window, self.stride)
-        per_window = self.window_probs(video, keypoints, windows, fps, frame_size)
+        per_window = self.window_probs(video, keypoints, windows, fps, frame_size, reader)
         return frame_probabilities(per_window, windows, len(keypoints)), windows, per_window
 
 
@@ -203,7 +209,7 @@ def recognize_video(source: VideoSource, recognizer: Recognizer, options: Recogn
     with VideoReader(source.video_path) as reader:
         frames, fps, size = reader.frame_count, reader.fps, (reader.height, reader.width)
         keypoints = video_keypoints(source, extract_options, reader, frames)
-    probs, windows, per_window = recognizer.probabilities(source.video_id, keypoints, fps, size)
+        probs, windows, per_window = recognizer.probabilities(source.video_id, keypoints, fps, size, reader)
     segments = decode(probs, options.decode, recognizer.background)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "segments.csv", segments_csv(source.video_id, segments, classes))

@@ -4,8 +4,9 @@ its evaluation mode, exactly as an extracted clip of the same frames does in `mg
 A window ``[start, end)`` is presented to the pipeline as a :class:`mgfast.io.dataset.Clip` of frames
 ``start .. end - 1`` whose saliency box is computed from the window's keypoints with extraction's parameters
 (:data:`mgfast.extract.options.SALIENCY`), over a :class:`VideoKeypoints` view of the whole video's
-keypoints. The pipeline samples ``num_clips`` fixed views (and flipped copies), the network scores them
-through the :class:`WindowModel` seam, and the logits are averaged per window, as in training's ``infer``.
+keypoints (and, for the rgb branch, each window's crop, made as extraction makes a clip's). The pipeline
+samples ``num_clips`` fixed views (and flipped copies), the network scores them through the
+:class:`WindowModel` seam, and the logits are averaged per window, as in training's ``infer``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 
 from mgfast.data import ClipInput, collate
 from mgfast.extract.options import SALIENCY
-from mgfast.io.dataset import Clip, layout_from_dict
+from mgfast.extract.worker import crop_spans
+from mgfast.io.dataset import Clip, Dataset, layout_from_dict
 from mgfast.layout import Layout
 from mgfast.ops import saliency_boxes
 from mgfast.deploy import onnx
@@ -77,19 +79,47 @@ def load_window_model(run_dir: Path, engine: str, device: torch.device, checkpoi
 
 
 class VideoKeypoints:
-    """The part of :class:`mgfast.io.dataset.Dataset` an input pipeline reads, for one video's keypoints."""
+    """The part of :class:`mgfast.io.dataset.Dataset` an input pipeline reads, for one video's keypoints and,
+    for the rgb branch, the crops of the windows being scored (:meth:`hold_crops`), kept in memory: a batch's
+    crops are a few hundred MiB at most, and files would only be written to be read back once."""
 
-    def __init__(self, name: str, keypoints: np.ndarray, layout: Layout):
+    def __init__(self, name: str, keypoints: np.ndarray, layout: Layout, reader=None, crop_size: int | None = None,
+                 device: torch.device | None = None):
         self.root = Path(name)
         self.layout = layout
         self.points = keypoints
+        self.reader, self.crop_size, self.device = reader, crop_size, device or torch.device("cpu")
+        self.crops: dict[str, np.ndarray] = {}
 
     def keypoints(self, clip: Clip) -> np.ndarray:
         return self.points[clip.start : clip.end + 1]
 
-    def crop_path(self, clip: Clip) -> Path:
-        raise ValueError("`mgfast recognize` scores the joint and heatmap branches; the rgb branch needs crop "
-                         "clips of each window, which it does not make yet: pass joint or heatmap runs")
+    def hold_crops(self, clips: list[Clip]) -> None:
+        """Crops ``clips`` from the video as extraction crops a clip (``.npy`` crops, the run's dataset's crop
+        size), decoding their frames once, and holds them in place of the previous ones."""
+        if self.reader is None or self.crop_size is None:
+            raise ValueError(f"{self.root}: the rgb branch scores the video's frames; pass its reader and crop size")
+        boxes = torch.tensor([c.box for c in clips], dtype=torch.float32)
+        crops = crop_spans(self.reader, [(c.start, c.end) for c in clips], boxes, self.crop_size, self.device)
+        self.crops = {c.clip_id: crop for c, crop in zip(clips, crops)}
+
+    def held_crop(self, clip: Clip) -> np.ndarray:
+        if clip.clip_id not in self.crops:
+            raise ValueError(f"{self.root}: window {clip.clip_id} has no crop; hold_crops its batch first")
+        return self.crops[clip.clip_id]
+
+
+def dataset_crop_size(run: Run) -> int:
+    """The crop size of the run's dataset (its meta.json), which a window's crop must have to score as a clip."""
+    try:
+        size = Dataset(run.dataset).meta["params"]["crop_size"]
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{run.path}: an rgb run scores crops of the size its dataset has, but the dataset at "
+                         f"{run.dataset} cannot be read ({error}); put it back where run.json says") from error
+    if not isinstance(size, int):
+        raise ValueError(f"{run.dataset}/meta.json records no crop size (crop_size {size!r}): the run's dataset "
+                         "has no crops")
+    return size
 
 
 def window_boxes(keypoints: np.ndarray, windows: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
@@ -122,6 +152,7 @@ class BranchScorer:
     model: WindowModel
     device: torch.device
     batch_size: int = 32
+    crop_size: int | None = None  # rgb runs: the side of their dataset's crops
 
     @classmethod
     def load(cls, run_dir: Path, engine: str = "torch", device: torch.device | None = None,
@@ -136,8 +167,9 @@ class BranchScorer:
             config = dataclasses.replace(config, num_clips=1, test_flip=False)
         device = device or torch.device("cpu")
         clip_input = make_input(config, layout_from_dict(run.layout))
+        crop_size = dataset_crop_size(run) if run.modality == "rgb" else None
         model = load_window_model(Path(run_dir), engine, device, checkpoint, engine_dir)
-        return cls(run, config, clip_input, model, device, batch_size)
+        return cls(run, config, clip_input, model, device, batch_size, crop_size)
 
     @property
     def num_classes(self) -> int:
@@ -146,6 +178,8 @@ class BranchScorer:
     def _batches(self, source: VideoKeypoints, clips: list[Clip]) -> Iterator[tuple[int, dict]]:
         for first in range(0, len(clips), self.batch_size):
             chunk = clips[first : first + self.batch_size]
+            if self.crop_size is not None:
+                source.hold_crops(chunk)
             yield len(chunk), collate([self.clip_input.load(source, c, train=False, num_clips=self.config.num_clips,
                                                             rng=None) for c in chunk])
 
@@ -163,8 +197,13 @@ class BranchScorer:
         return np.concatenate(out) if out else np.zeros((0, self.num_classes), np.float32)
 
     def score(self, video: str, keypoints: np.ndarray, windows: np.ndarray, fps: float,
-              frame_size: tuple[int, int]) -> np.ndarray:
-        """float32 ``[N, C]`` logits of ``windows`` (``[N, 2]``, half-open) of a video's keypoints ``[T, V, 3]``."""
+              frame_size: tuple[int, int], reader=None) -> np.ndarray:
+        """float32 ``[N, C]`` logits of ``windows`` (``[N, 2]``, half-open) of a video's keypoints ``[T, V, 3]``;
+        an rgb run also needs the video's ``reader`` (:class:`mgfast.io.video.VideoReader`), whose frames it
+        crops batch by batch, in the windows' (time) order."""
+        if self.crop_size is not None and reader is None:
+            raise ValueError(f"{self.run.path} is an rgb run: it scores the video's frames, pass the video's reader")
         boxes = window_boxes(keypoints, windows, frame_size)
-        source = VideoKeypoints(video, keypoints, layout_from_dict(self.run.layout))
+        source = VideoKeypoints(video, keypoints, layout_from_dict(self.run.layout), reader, self.crop_size,
+                                self.device)
         return self.score_clips(source, window_clips(video, windows, boxes, fps, frame_size))
