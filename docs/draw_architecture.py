@@ -21,6 +21,8 @@ FLOW = (
     ("mgfast train --modality\njoint | heatmap | rgb", "stage"), ("runs/<modality>/\ncheckpoints, logits", "data"),
     ("mgfast adapt (CMPL)", "stage"), ("runs/adapted/", "data"), ("mgfast fuse", "stage"),
     ("fused/\nsubmission.csv, report.md", "data"),
+    ("mgfast recognize NEW_VIDEOS\n--runs ... --fusion fused/", "stage"),
+    ("recognized/<video>/\nsegments.csv, timeline.png", "data"),
 )
 COLOURS = {"data": "#f3f0e6", "stage": "#dbe8f6"}
 TIER_COLOURS = ("#eeeeee", "#e4eefa", "#e6f4e6", "#fbeede", "#f2e6f7", "#fdf7d9")
