@@ -17,7 +17,7 @@ from mgfast.cli.train import predict_cmd, train_cmd
 
 app = typer.Typer(
     name="mgfast",
-    help="Fast micro-gesture recognition from video: extract, train, adapt and fuse.",
+    help="Fast micro-gesture recognition from video: extract, train, adapt, fuse, then recognise gestures in new videos.",
     no_args_is_help=True,
     add_completion=False,
 )
