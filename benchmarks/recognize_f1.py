@@ -4,8 +4,8 @@
 
 Each ``OUT`` is a `mgfast recognize ... --eval --out OUT` folder: ``OUT/<video>/recognize.json`` holds the
 video's true-positive, false-positive and false-negative counts at each IoU of the sweep and at frame level
-(:func:`mgfast.recognize.pipeline.video_scores`). Every ``OUT`` must have scored the same videos. Printed as
-markdown:
+(:func:`mgfast.recognize.pipeline.video_scores`). Only the videos that every ``OUT`` scored count (the others
+are named). Printed as markdown:
 
 - per ``NAME``: pooled segment precision / recall / F1 at IoU 0.5 (counts summed over videos first, as
   ``--eval`` does), the F1 sweep over IoU 0.1-0.7 and frame F1, each F1 at IoU 0.5 and frame F1 with a 95 %
@@ -68,13 +68,14 @@ def cell(x: Interval) -> str:
 
 def report(outs: dict[str, Path], draws: int, seed: int) -> str:
     counts = {name: read_counts(out) for name, out in outs.items()}
-    videos = sorted(next(iter(counts.values())))
-    for name, c in counts.items():
-        if sorted(c) != videos:
-            raise ValueError(f"{outs[name]} scored videos {sorted(c)}, not {videos}: pass outputs of the same videos")
+    videos = sorted(set.intersection(*(set(c) for c in counts.values())))
+    if not videos:
+        raise ValueError(f"{', '.join(map(str, outs.values()))} share no scored video: pass outputs of the same videos")
+    missing = sorted(set.union(*(set(c) for c in counts.values())) - set(videos))
     truth = int(count_array(next(iter(counts.values())), videos, IOU)[:, [0, 2]].sum())
     lines = [f"{len(videos)} videos ({', '.join(videos)}), {truth} true gestures; 95 % intervals: bootstrap over "
-             f"videos, {draws} resamples, seed {seed}.", "",
+             f"videos, {draws} resamples, seed {seed}."
+             + (f" Left out, not scored by every run: {', '.join(missing)}." if missing else ""), "",
              "| runs | P @0.5 | R @0.5 | segment F1 @0.5 [95 %] | frame F1 [95 %] | "
              + " | ".join(f"F1 @{iou:g}" for iou in IOU_SWEEP) + " |",
              "|---|---|---|---|---|" + "---|" * len(IOU_SWEEP)]
