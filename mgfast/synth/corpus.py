@@ -257,6 +257,20 @@ def plan(config: SynthConfig) -> tuple[list[Subject], list[VideoJob], list[str]]
     return subjects, jobs, [subjects[i].subject_id for i in test_subjects]
 
 
+def prepare_output(out: str | Path, overwrite: bool, what: str) -> Path:
+    """``out`` as a Path, checked to be new or empty, or emptied of an earlier synthetic corpus when
+    ``overwrite``; ``what`` names the contents in the error for a file in the way."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file; pass a folder for {what}")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty; choose a new folder, or pass overwrite (--force) to replace "
+                                  "an earlier synthetic corpus there")
+        _clear_previous(out)
+    return out
+
+
 def _clear_previous(out: Path) -> None:
     """Removes the video folders and files that an earlier synth run, finished or interrupted, recorded."""
     videos: set[str] = set()
@@ -297,14 +311,7 @@ def synthesize(out: str | Path, *, videos: int = 12, subjects: int = 6, seed: in
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     began = time.perf_counter()
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{out} is a file; pass a folder for the corpus")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out} is not empty; choose a new folder, or pass overwrite (--force) to replace "
-                                  "an earlier synthetic corpus there")
-        _clear_previous(out)
+    out = prepare_output(out, overwrite, "the corpus")
     config.check()
     subject_list, jobs, test_subjects = plan(config)
     out.mkdir(parents=True, exist_ok=True)

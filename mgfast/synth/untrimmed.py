@@ -29,8 +29,8 @@ import numpy as np
 
 from mgfast.io.atomic import atomic_write_text
 from mgfast.synth.body import sample_subject
-from mgfast.synth.corpus import (_MIN_GAP, MANIFEST, PARTIAL, SynthConfig, VideoJob, _clear_previous, _rng, _run,
-                                 class_counts)
+from mgfast.synth.corpus import (_MIN_GAP, MANIFEST, PARTIAL, SynthConfig, VideoJob, _rng, _run,
+                                 class_counts, prepare_output)
 from mgfast.synth.motion import CATALOGUE
 
 FORMAT = "mgfast-synth-untrimmed"
@@ -111,14 +111,7 @@ def write_untrimmed(out: Path, n_videos: int, seed: int, *, tiny: bool = False, 
                           pose_format=pose_format, crf=crf)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{out} is a file; pass a folder for the untrimmed videos")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out} is not empty; choose a new folder, or pass overwrite (--force) to replace "
-                                  "an earlier synthetic corpus there")
-        _clear_previous(out)
+    out = prepare_output(out, overwrite, "the untrimmed videos")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / PARTIAL, json.dumps({"videos": [j.video_id for j in jobs]}) + "\n")
     results = _run(jobs, out, workers, progress)
