@@ -27,8 +27,8 @@ from mgfast.io.dataset import Clip, Dataset, layout_from_dict
 from mgfast.layout import Layout
 from mgfast.ops import saliency_boxes
 from mgfast.deploy import onnx
-from mgfast.deploy.network import load_run_network
-from mgfast.runs import Run, read_run
+from mgfast.deploy.network import RunNetwork, load_run_network
+from mgfast.runs import Run
 from mgfast.train.config import TrainConfig
 from mgfast.train.engine import make_input
 
@@ -52,17 +52,23 @@ class TorchWindowModel:
         return self.network(inputs)[0].float()
 
 
-def run_config(run: Run) -> TrainConfig:
-    return TrainConfig.from_dict(run.config, str(run.path / "run.json"))
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)} (--engine)")
 
 
 def load_window_model(run_dir: Path, engine: str, device: torch.device, checkpoint: str = "best",
                       engine_dir: Path | None = None) -> WindowModel:
     """The run's network as a :class:`WindowModel`: ``engine`` ``torch`` (the checkpoint's network) or ``onnx``
     (the network exported to ``engine_dir``, once per checkpoint, and run with ONNX Runtime)."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)} (--engine)")
-    network = load_run_network(run_dir, checkpoint)
+    check_engine(engine)
+    return window_model(load_run_network(run_dir, checkpoint), engine, device, checkpoint, engine_dir)
+
+
+def window_model(network: RunNetwork, engine: str, device: torch.device, checkpoint: str,
+                 engine_dir: Path | None) -> WindowModel:
+    """:func:`load_window_model` for a network already loaded."""
+    check_engine(engine)
     if engine == "torch":
         return TorchWindowModel(network.model.to(device))
     if engine_dir is None:
@@ -72,7 +78,7 @@ def load_window_model(run_dir: Path, engine: str, device: torch.device, checkpoi
     path = Path(engine_dir) / f"{network.run.modality}-{digest}.onnx"
     if not path.is_file():
         Path(engine_dir).mkdir(parents=True, exist_ok=True)
-        onnx.export_onnx(Path(run_dir), path, checkpoint=checkpoint)
+        onnx.export_onnx(network.run.path, path, checkpoint=checkpoint)
     model = onnx.OnnxWindowModel(path, device)
     model.check_run(network.run)
     return model
@@ -161,14 +167,15 @@ class BranchScorer:
         """``single_view``: one temporal sampling per window, no flipped copy, instead of the run's test-time
         views (``num_clips`` x 2 with ``test_flip``): that many times fewer forward passes, and scores that no
         longer equal `mgfast predict`'s."""
-        run = read_run(run_dir)
-        config = run_config(run)
+        check_engine(engine)
+        network = load_run_network(run_dir, checkpoint)
+        run, config = network.run, network.config
         if single_view:
             config = dataclasses.replace(config, num_clips=1, test_flip=False)
         device = device or torch.device("cpu")
-        clip_input = make_input(config, layout_from_dict(run.layout))
+        clip_input = make_input(config, network.layout)
         crop_size = dataset_crop_size(run) if run.modality == "rgb" else None
-        model = load_window_model(Path(run_dir), engine, device, checkpoint, engine_dir)
+        model = window_model(network, engine, device, checkpoint, engine_dir)
         return cls(run, config, clip_input, model, device, batch_size, crop_size)
 
     @property
